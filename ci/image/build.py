@@ -1,0 +1,87 @@
+"""``image`` stage: rootfs.tar -> OCI/docker archive -> loaded into the local engine -> image.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docker.errors import DockerException
+
+from ci import __version__
+from ci.config import Settings
+from ci.engine import connect
+from ci.errors import EngineError, ImageError
+from ci.fsutil import sha256_file
+from ci.gitinfo import revision, source_url
+from ci.image.oci import ImageSettings, rfc3339, write_image_archive
+from ci.progress import Progress
+from ci.records import read_record, stage_dir, write_record
+from ci.version import project_version
+
+
+def local_reference(name: str, tag: str) -> str:
+    """'dev' -> 'NAME:dev'; a full reference ('apacheinit:v01', 'reg/x:1') is kept as given."""
+    return tag if ":" in tag or "/" in tag else f"{name}:{tag}"
+
+
+def oci_labels(settings: Settings, description: str) -> dict[str, str]:
+    labels = {
+        "org.opencontainers.image.created": rfc3339(settings.source_date_epoch),
+        "org.opencontainers.image.version": project_version(settings.project_dir / "CHANGELOG.md"),
+        "org.opencontainers.image.revision": revision(settings.project_dir),
+        "org.opencontainers.image.source": settings.config.source_url or source_url(settings.project_dir),
+    }
+    if description:
+        labels["org.opencontainers.image.description"] = description
+    return {key: value for key, value in labels.items() if value}
+
+
+def build_image(settings: Settings, name: str | None, arch: str | None, tag: str | None) -> dict[str, Any]:
+    name, image = settings.image(name)
+    arch = settings.arch(image, arch)
+    reference = local_reference(name, tag or settings.config.local_tag)
+    progress = Progress("image", f"{name}/{arch}")
+    out_dir = stage_dir(settings.dist_dir, name, arch)
+    build = read_record(out_dir / "rootfs.json", f"invoke build --image {name} --arch {arch}")
+    rootfs_tar = out_dir / "rootfs.tar"
+    expected = build["rootfs"]["sha256"]
+    if not rootfs_tar.exists() or sha256_file(rootfs_tar) != expected:
+        raise ImageError(f"{rootfs_tar} is missing or changed since its build; run 'invoke build --image {name}' again")
+    image_settings = ImageSettings(
+        arch=arch,
+        cmd=image.cmd,
+        ports=image.ports,
+        labels={**oci_labels(settings, image.description), **image.labels},
+        epoch=settings.source_date_epoch,
+        created_by=f"rootfs-ci {__version__} ({build['backend']} backend)",
+    )
+    client = connect()
+    written = write_image_archive(
+        rootfs_tar, expected, out_dir / "layer.tar.gz", out_dir / "image.tar", image_settings, reference
+    )
+    progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip, manifest {written.manifest.digest[:19]}...")
+    try:
+        with written.archive.open("rb") as archive:
+            client.images.load(archive)
+        loaded = client.images.get(reference)
+    except DockerException as exc:
+        raise EngineError(f"the engine refused to load {written.archive}: {exc}") from None
+    if loaded.id not in (written.config.digest, written.manifest.digest):
+        raise ImageError(
+            f"the engine reports image ID {loaded.id} for {reference}, expected {written.config.digest}; "
+            "the engine rewrote the image"
+        )
+    record: dict[str, Any] = {
+        "stage": "image",
+        "image": name,
+        "arch": arch,
+        "reference": reference,
+        "image_id": loaded.id,
+        "config_digest": written.config.digest,
+        "manifest_digest": written.manifest.digest,
+        "layer": {"digest": written.layer.digest, "size": written.layer.size, "diff_id": written.diff_id},
+        "rootfs_sha256": expected,
+        "labels": image_settings.labels,
+    }
+    write_record(out_dir / "image.json", record)
+    progress.step(f"loaded {reference} (image ID {loaded.id[:19]}...)")
+    return record

@@ -1,0 +1,36 @@
+"""Shared fixtures: a throwaway copy of this project, and the real Docker engine."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.helpers import Project, make_project
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One .deb cache for the session, so most tests download nothing."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def project(tmp_path: Path, shared_cache: Path) -> Project:
+    return make_project(tmp_path / "project", shared_cache)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    client.ping()  # the integration tests need the real engine; .ci/run starts it
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def unique_tag() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"

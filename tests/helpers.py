@@ -1,0 +1,70 @@
+"""Test helpers: a throwaway copy of this project, run through the real invoke CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
+PROJECT_DIRS = ("overlay", "buildroot-config")
+
+
+@dataclass
+class Project:
+    path: Path
+
+    def invoke(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=timeout,
+            check=False,
+        )
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "invoke.yaml"
+
+    def edit_config(self, edit: Callable[[dict[str, Any]], None]) -> None:
+        data = yaml.safe_load(self.config_file.read_text())
+        edit(data)
+        self.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def files(self, relative: str) -> list[Path]:
+        root = self.path / relative
+        return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def make_project(target: Path, cache_dir: Path) -> Project:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        if (REPO / name).exists():
+            shutil.copy2(REPO / name, target / name)
+    for name in PROJECT_DIRS:
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, target / name, symlinks=True)
+    project = Project(target)
+    project.edit_config(lambda data: data["rootfs_ci"].update(cache_dir=str(cache_dir)))
+    return project
+
+
+def engine_state(client: docker.DockerClient) -> tuple[set[str], set[str]]:
+    """(container IDs, image tags) on the engine now, to prove a run left nothing behind."""
+    containers = {c.id for c in client.containers.list(all=True)}
+    tags = {tag for image in client.images.list() for tag in image.tags}
+    return containers, tags

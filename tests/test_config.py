@@ -1,0 +1,113 @@
+"""Configuration: every mistake is one line naming file:line, the dotted key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ci.config import NAMESPACE, config_table, parse_config, preflight, source_date_epoch
+from ci.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> dict:
+    (tmp_path / "invoke.yaml").write_text(text)
+    (tmp_path / "overlay").mkdir(exist_ok=True)
+    return yaml.safe_load(text)[NAMESPACE]
+
+
+GOOD = """\
+rootfs_ci:
+  images:
+    web:
+      overlays: [overlay]
+      cmd: [/bin/start.sh]
+      ports: [80]
+      debian:
+        packages: [busybox]
+  default_image: web
+"""
+
+
+def test_the_repository_config_is_valid() -> None:
+    raw = yaml.safe_load((REPO / "invoke.yaml").read_text())[NAMESPACE]
+    config = parse_config(raw, REPO)
+    assert set(config.images) == {"testrfs", "apacheinit"}
+    assert config.images["apacheinit"].cmd == ("/bin/start.sh",)
+    assert config.images["apacheinit"].ports == (80,)
+    assert config.images["testrfs"].cmd == ("/bin/sh",)
+
+
+def test_good_config_parses_with_defaults(tmp_path: Path) -> None:
+    config = parse_config(write(tmp_path, GOOD), tmp_path)
+    assert config.dist_dir == "dist"
+    assert config.images["web"].platforms == ("x86_64",)
+    assert config.images["web"].debian.busybox_links is True
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("      ports: [80]", "      portz: [80]", "invoke.yaml:6: rootfs_ci.images.web.portz: unknown key"),
+        ("      ports: [80]", "      ports: 80", "invoke.yaml:6: rootfs_ci.images.web.ports: expected a list"),
+        ("      ports: [80]", "      ports: [99999]", "rootfs_ci.images.web.ports: port 99999 is outside 1-65535"),
+        ("      ports: [80]", '      ports: ["80"]', "rootfs_ci.images.web.ports[0]: expected a whole number"),
+        ("      cmd: [/bin/start.sh]", "      cmd: /bin/start.sh", "rootfs_ci.images.web.cmd: expected a list"),
+        ("      cmd: [/bin/start.sh]", "      cmd: []", "cmd must name a program"),
+        ("      overlays: [overlay]", "      overlays: [missing]", "invoke.yaml:4: rootfs_ci.images.web.overlays[0]"),
+        ("  default_image: web", "  default_image: nope", "invoke.yaml:9: rootfs_ci.default_image: 'nope' is not one"),
+        ("    web:", "    Web:", "image name 'Web' must be lowercase"),
+        ("        packages: [busybox]", "        packages: []", "debian backend needs at least one package"),
+        ("        packages: [busybox]", "        packages: [busybox]\n        pkgs: [x]", "debian.pkgs: unknown key"),
+    ],
+)
+def test_mistakes_name_file_line_key_and_fix(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in GOOD
+    raw = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, tmp_path)
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_unknown_key_lists_the_valid_keys(tmp_path: Path) -> None:
+    raw = write(tmp_path, GOOD.replace("      ports: [80]", "      portz: [80]"))
+    with pytest.raises(ConfigError, match="valid keys here: backend, buildroot, cmd"):
+        parse_config(raw, tmp_path)
+
+
+def test_preflight_reports_bad_yaml_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "invoke.yaml").write_text("rootfs_ci:\n  images: {web: [\n")
+    with pytest.raises(ConfigError, match=r"^invoke.yaml:3: not valid YAML"):
+        preflight(tmp_path, {NAMESPACE, "run"})
+
+
+def test_preflight_refuses_unknown_top_level_keys(tmp_path: Path) -> None:
+    (tmp_path / "invoke.yaml").write_text("run: {echo: true}\nrootfs: {}\n")
+    with pytest.raises(ConfigError, match=r"^invoke.yaml:2: rootfs: unknown top-level key"):
+        preflight(tmp_path, {NAMESPACE, "run"})
+
+
+def test_preflight_accepts_invoke_keys(tmp_path: Path) -> None:
+    (tmp_path / "invoke.yaml").write_text("run: {echo: true}\nrootfs_ci: {}\n")
+    preflight(tmp_path, {NAMESPACE, "run"})
+
+
+def test_source_date_epoch_prefers_the_environment(tmp_path: Path) -> None:
+    assert source_date_epoch(tmp_path, {"SOURCE_DATE_EPOCH": "1700000000"}) == 1700000000
+    assert source_date_epoch(tmp_path, {}) == 0  # not a git checkout
+    with pytest.raises(ConfigError, match="SOURCE_DATE_EPOCH"):
+        source_date_epoch(tmp_path, {"SOURCE_DATE_EPOCH": "yesterday"})
+
+
+def test_readme_documents_every_config_key() -> None:
+    readme = (REPO / "README.md").read_text()
+    rows = config_table()
+    assert len(rows) > 20
+    for key, _type, default, _description in rows:
+        assert f"| `{key}` |" in readme, f"README's configuration table lacks {key}"
+        assert default in readme
