@@ -100,6 +100,39 @@ class ImageConfig(_Strict):
         return value
 
 
+DEFAULT_TAG_RULES = (
+    "type=semver,pattern={{version}}",
+    "type=semver,pattern={{major}}.{{minor}}",
+    "type=semver,pattern={{major}}",
+    "type=ref,event=branch",
+    "type=sha",
+)
+
+
+class TagsConfig(_Strict):
+    """docker/metadata-action's line syntax and semantics."""
+
+    rules: tuple[str, ...] = Field(DEFAULT_TAG_RULES, description="tag rules, one metadata-action line each")
+    flavor: tuple[str, ...] = Field((), description="flavor lines: latest=auto/true/false, prefix=, suffix=")
+
+
+class RegistryConfig(_Strict):
+    target: str = Field("127.0.0.1:5000", description="publish target HOST[:PORT][/NAMESPACE]")
+    local_port: int = Field(5000, description="port of the embedded registry (invoke registry.up), on 127.0.0.1")
+    local_storage: str = Field(".cache/rootfs-ci/registry", description="storage dir of the embedded registry")
+
+
+class BuildrootConfig(_Strict):
+    """The pinned Buildroot source for the buildroot backend."""
+
+    version: str = Field("2026.02.3", description="Buildroot release tag (2026.02.x LTS keeps apache's layout)")
+    commit: str = Field(
+        "679b9ead7620bbf193620d1ebf56f53c1764d37a", description="commit the tag must point at (verified)"
+    )
+    git_url: str = Field("https://gitlab.com/buildroot.org/buildroot.git", description="where to clone from")
+    external: str = Field("buildroot-config", description="the BR2_EXTERNAL tree (relative to the project)")
+
+
 class RootfsCiConfig(_Strict):
     project_dir: str = Field(".", description="project root; other paths are relative to it (tasks.py sets it)")
     default_image: str = Field("apacheinit", description="image used when --image is not given")
@@ -108,6 +141,9 @@ class RootfsCiConfig(_Strict):
     local_tag: str = Field("dev", description="tag of images loaded into the local engine")
     source_url: str = Field("", description="org.opencontainers.image.source (default: git remote origin)")
     images: dict[str, ImageConfig] = Field({}, description="images to build, by name")
+    tags: TagsConfig = Field(default_factory=TagsConfig, description="tag rules")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="registry settings")
+    buildroot: BuildrootConfig = Field(default_factory=BuildrootConfig, description="Buildroot source pin")
 
     @field_validator("images")
     @classmethod

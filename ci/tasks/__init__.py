@@ -22,5 +22,6 @@ def namespace(project_dir: Path) -> Collection:
         print(f"rootfs-ci: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     ns = stages.collection()
+    # Other modules' collections are added here, one line each (ns.add_collection / ns.add_task).
     ns.configure({NAMESPACE: {"project_dir": str(project_dir)}})
     return ns
