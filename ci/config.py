@@ -15,9 +15,10 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ci.errors import ConfigError
+from ci.validation import error_at, validate, where
 
 NAMESPACE = "rootfs_ci"
 CONFIG_FILE = "invoke.yaml"
@@ -200,101 +201,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _yaml_line(config_file: Path, location: tuple[str | int, ...]) -> int | None:
-    """Line of the deepest node of ``location`` found in the YAML file (1-based)."""
-    try:
-        node = yaml.compose(config_file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    line = None
-    for part in location:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == str(part):
-                    line, node = key_node.start_mark.line + 1, value_node
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _where(config_file: Path, location: tuple[str | int, ...]) -> str:
-    line = _yaml_line(config_file, location)
-    return f"{config_file.name}:{line}" if line else config_file.name
-
-
-def _dotted(location: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in location:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-_TYPE_WORDS = {
-    "string_type": "a string",
-    "int_type": "a whole number",
-    "bool_type": "true or false",
-    "dict_type": "a mapping (key: value)",
-    "tuple_type": "a list",
-    "list_type": "a list",
-    "model_type": "a mapping (key: value)",
-}
-
-
-def _explain(error: Mapping[str, Any], location: tuple[str | int, ...], model: type[BaseModel]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, location[:-1])
-        hint = f"; valid keys here: {', '.join(allowed)}" if allowed else ""
-        return f"unknown key (fix the spelling or remove it{hint})"
-    if kind in _TYPE_WORDS:
-        return f"expected {_TYPE_WORDS[kind]}, got {type(error.get('input')).__name__} {error.get('input')!r}"
-    if kind == "literal_error":
-        return f"{error['msg'].lower()}, got {error.get('input')!r}"
-    if kind == "value_error":
-        return str(error["ctx"]["error"])
-    return f"{error['msg']} (got {error.get('input')!r})"
-
-
-def _allowed_keys(model: type[BaseModel], location: tuple[str | int, ...]) -> list[str]:
-    """Field names of the model found at ``location``; keys of dict fields (image names) are stepped over."""
-    current = model
-    parts = list(location)
-    while parts:
-        field = current.model_fields.get(str(parts.pop(0)))
-        if field is None:
-            return []
-        annotation: Any = field.annotation
-        if get_origin(annotation) is dict:
-            if not parts:
-                return []
-            parts.pop(0)
-            annotation = get_args(annotation)[1]
-        elif get_origin(annotation) in (Union, UnionType):
-            annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        current = annotation
-    return sorted(current.model_fields)
-
-
 def parse_config(raw: Any, project_dir: Path) -> RootfsCiConfig:
     """Validate the ``rootfs_ci`` mapping; raise ConfigError with file:line on the first problem."""
     config_file = project_dir / CONFIG_FILE
     data = _plain(raw) if raw is not None else {}
     if not isinstance(data, dict):
-        raise _error_at(config_file, (NAMESPACE,), "expected a mapping of settings")
-    try:
-        config = RootfsCiConfig.model_validate(_tuples(data))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        location = (NAMESPACE, *error["loc"])
-        raise _error_at(config_file, location, _explain(error, location[1:], RootfsCiConfig)) from None
+        raise error_at(config_file, (NAMESPACE,), "expected a mapping of settings")
+    config = validate(RootfsCiConfig, _tuples(data), config_file, (NAMESPACE,))
     _check_paths(config, project_dir, config_file)
     return config
 
@@ -308,13 +221,9 @@ def _tuples(data: Any) -> Any:
     return data
 
 
-def _error_at(config_file: Path, location: tuple[str | int, ...], message: str) -> ConfigError:
-    return ConfigError(f"{_where(config_file, location)}: {_dotted(location)}: {message}")
-
-
 def _check_paths(config: RootfsCiConfig, project_dir: Path, config_file: Path) -> None:
     if config.images and config.default_image not in config.images:
-        raise _error_at(
+        raise error_at(
             config_file,
             (NAMESPACE, "default_image"),
             f"{config.default_image!r} is not one of the declared images ({', '.join(sorted(config.images))})",
@@ -322,13 +231,13 @@ def _check_paths(config: RootfsCiConfig, project_dir: Path, config_file: Path) -
     for name, image in config.images.items():
         for index, overlay in enumerate(image.overlays):
             if not (project_dir / overlay).is_dir():
-                raise _error_at(
+                raise error_at(
                     config_file,
                     (NAMESPACE, "images", name, "overlays", index),
                     f"overlay directory {overlay!r} does not exist under {project_dir}; create it or fix the path",
                 )
         if image.backend == "debian" and not image.debian.packages:
-            raise _error_at(
+            raise error_at(
                 config_file,
                 (NAMESPACE, "images", name, "debian", "packages"),
                 "the debian backend needs at least one package (e.g. [busybox, libc6])",
@@ -382,7 +291,7 @@ def preflight(project_dir: Path, known_top_level: set[str]) -> None:
     for key in data:
         if key not in known_top_level:
             raise ConfigError(
-                f"{_where(config_file, (key,))}: {key}: unknown top-level key (rootfs-ci settings go under "
+                f"{where(config_file, (key,))}: {key}: unknown top-level key (rootfs-ci settings go under "
                 f"{NAMESPACE}:; Invoke's own keys are {', '.join(sorted(known_top_level - {NAMESPACE}))})"
             )
 
