@@ -207,18 +207,9 @@ def parse_config(raw: Any, project_dir: Path) -> RootfsCiConfig:
     data = _plain(raw) if raw is not None else {}
     if not isinstance(data, dict):
         raise error_at(config_file, (NAMESPACE,), "expected a mapping of settings")
-    config = validate(RootfsCiConfig, _tuples(data), config_file, (NAMESPACE,))
+    config = validate(RootfsCiConfig, data, config_file, (NAMESPACE,))
     _check_paths(config, project_dir, config_file)
     return config
-
-
-def _tuples(data: Any) -> Any:
-    """YAML lists -> tuples where the models want tuples (strict mode does not convert)."""
-    if isinstance(data, dict):
-        return {key: _tuples(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return tuple(_tuples(item) for item in data)
-    return data
 
 
 def _check_paths(config: RootfsCiConfig, project_dir: Path, config_file: Path) -> None:

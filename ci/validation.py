@@ -74,6 +74,8 @@ def _explain(error: Mapping[str, Any], location: tuple[str | int, ...], model: t
         return f"unknown key (fix the spelling or remove it{hint})"
     if kind in _TYPE_WORDS:
         return f"expected {_TYPE_WORDS[kind]}, got {type(error.get('input')).__name__} {error.get('input')!r}"
+    if kind == "missing":
+        return f"required key is missing; add {location[-1]}:"
     if kind == "literal_error":
         return f"{error['msg'].lower()}, got {error.get('input')!r}"
     if kind == "value_error":
@@ -110,8 +112,18 @@ def error_at(config_file: Path, location: tuple[str | int, ...], message: str) -
 def validate(model: type[M], data: Any, source: Path, prefix: Location = ()) -> M:
     """``model`` from ``data`` read out of ``source``; the first problem becomes a one-line ConfigError."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(_lists_as_tuples(data))
     except ValidationError as exc:
-        error = exc.errors()[0]
+        # A misspelt key also makes the right one "missing": report the misspelling first.
+        error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
         location = (*prefix, *error["loc"])
         raise error_at(source, location, _explain(error, tuple(error["loc"]), model)) from None
+
+
+def _lists_as_tuples(data: Any) -> Any:
+    """YAML lists -> tuples, as the frozen models want (strict mode does not convert)."""
+    if isinstance(data, dict):
+        return {key: _lists_as_tuples(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return tuple(_lists_as_tuples(item) for item in data)
+    return data

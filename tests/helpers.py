@@ -16,7 +16,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
-PROJECT_DIRS = ("overlay", "buildroot-config")
+PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")
 
 
 @dataclass

@@ -10,7 +10,7 @@ from invoke.config import Config
 
 from ci.config import NAMESPACE, preflight
 from ci.errors import ConfigError
-from ci.tasks import stages
+from ci.tasks import smoke, stages
 
 
 def namespace(project_dir: Path) -> Collection:
@@ -23,5 +23,7 @@ def namespace(project_dir: Path) -> Collection:
         sys.exit(exc.exit_code)
     ns = stages.collection()
     # Other modules' collections are added here, one line each (ns.add_collection / ns.add_task).
+    for smoke_task in smoke.TASKS:
+        ns.add_task(smoke_task)
     ns.configure({NAMESPACE: {"project_dir": str(project_dir)}})
     return ns

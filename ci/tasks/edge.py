@@ -14,6 +14,7 @@ from invoke.exceptions import Exit
 
 from ci.config import NAMESPACE, Settings, load_settings
 from ci.errors import RootfsCiError
+from ci.signals import term_as_interrupt
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,7 +36,8 @@ def edge(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return func(*args, **kwargs)
+            with term_as_interrupt():
+                return func(*args, **kwargs)
         except RootfsCiError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:

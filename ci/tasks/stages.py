@@ -10,6 +10,7 @@ from invoke.tasks import task
 
 from ci.image.build import build_image
 from ci.rootfs.build import build_rootfs
+from ci.smoke import run_smoke
 from ci.tasks.edge import edge, emit, settings
 
 IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image)"
@@ -44,14 +45,13 @@ def image(c: Context, image: str | None = None, arch: str | None = None, tag: st
 def pipeline(
     c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None, tag: str | None = None
 ) -> None:
-    """The main job: build the rootfs, then the image (the README's one command)."""
+    """The main job: build the rootfs, make the image, smoke-test it (the README's one command)."""
     config = settings(c)
     built = build_rootfs(config, image, arch, backend)
     loaded = build_image(config, built["image"], built["arch"], tag)
-    emit(
-        rootfs_line(built),
-        f"image {loaded['reference']}: {loaded['image_id']}",
-    )
+    emit(rootfs_line(built), f"image {loaded['reference']}: {loaded['image_id']}")
+    smoked = run_smoke(config, built["image"], built["arch"], tag)
+    emit(f"smoke {smoked['reference']}: passed ({len(smoked['checks'])} checks)")
 
 
 def collection() -> Collection:

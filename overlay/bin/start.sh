@@ -30,8 +30,10 @@ trap stop TERM INT
 httpd_pid=$!
 
 if [ -t 0 ] && [ -t 1 ]; then
-    # In the background so a TERM reaches stop() while the shell runs; stdin stays the TTY.
-    /bin/sh -i <&0 &
+    # In the background so a TERM reaches stop() while the shell runs. A background job's
+    # stdin is /dev/null, so hand it the TTY through fd 3.
+    exec 3<&0
+    /bin/sh -i <&3 3<&- &
     shell_pid=$!
     wait "$shell_pid"
     shell_pid=

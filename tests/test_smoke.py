@@ -1,0 +1,200 @@
+"""Smoke runs against the real engine: both images pass, broken ones fail loudly, nothing is left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from ci import labels
+from tests.helpers import Project, engine_state, make_project
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def module_project(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Project:
+    return make_project(tmp_path_factory.mktemp("smoke") / "project", shared_cache)
+
+
+@pytest.fixture(scope="module")
+def good_images(module_project: Project, engine: docker.DockerClient):
+    """apacheinit and testrfs built and loaded once for this module, under a unique tag."""
+    tag = f"test-{uuid.uuid4().hex[:10]}"
+    for image in ("apacheinit", "testrfs"):
+        result = module_project.invoke("build", "--image", image)
+        assert result.returncode == 0, result.stderr
+        result = module_project.invoke("image", "--image", image, "--tag", tag)
+        assert result.returncode == 0, result.stderr
+    yield tag
+    for image in ("apacheinit", "testrfs"):
+        engine.images.remove(f"{image}:{tag}", force=True)
+
+
+def our_containers(client: docker.DockerClient) -> list[str]:
+    return [c.name for c in client.containers.list(all=True, filters={"label": labels.RUN})]
+
+
+@pytest.mark.parametrize("image", ["apacheinit", "testrfs"])
+def test_smoke_passes_and_reports_every_check(
+    image: str, module_project: Project, good_images: str, engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    junit = tmp_path / "junit.xml"
+    summary = tmp_path / "summary.md"
+    result = module_project.invoke(
+        "smoke",
+        "--image",
+        image,
+        "--tag",
+        good_images,
+        "--junit",
+        str(junit),
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads((module_project.path / "dist" / image / "x86_64" / "smoke.json").read_text())
+    assert record["passed"] is True
+    assert record["image_id"] == engine.images.get(f"{image}:{good_images}").id
+    names = [f"{c['section']}: {c['name']}" for c in record["checks"]]
+    for name in names:  # every check is listed on the console with its time
+        assert any(
+            line.strip().startswith("PASS") and name in line and line.rstrip().endswith("s")
+            for line in result.stderr.splitlines()
+        ), name
+    assert f"{len(names)} passed, 0 failed" in result.stderr
+    assert "hostKernel: uname -r is the host's kernel" in names
+    assert junit.read_text().count("<testcase") == len(names)
+    assert 'failures="0"' in junit.read_text()
+    assert f"({len(names)}/{len(names)})" in summary.read_text()
+    assert our_containers(engine) == []
+    if image == "apacheinit":
+        assert record["manifest_digest"].startswith("sha256:")
+        for expected in (
+            "http: the recipe's page is served",
+            "stop: graceful docker stop",
+            "interactive: docker run -it gives the recipe's shell with httpd running",
+            "processes: httpd workers are unprivileged",
+            "commandTests: slotmem_shm is loaded (httpd -M)",
+        ):
+            assert expected in names
+
+
+def broken_project(tmp_path: Path, shared_cache: Path, name: str, edit) -> Project:
+    project = make_project(tmp_path / name, shared_cache)
+    edit(project.path / "overlay")
+    return project
+
+
+def without_slotmem_fix(overlay: Path) -> None:
+    conf = overlay / "etc/apache2/httpd.conf"
+    text = conf.read_text()
+    assert "\nLoadModule slotmem_shm_module" in text
+    conf.write_text(text.replace("\nLoadModule slotmem_shm_module", "\n#LoadModule slotmem_shm_module"))
+
+
+def start_sh_exits_at_once(overlay: Path) -> None:
+    (overlay / "bin/start.sh").write_text("#!/bin/sh\necho 'start.sh: nothing to do' >&2\nexit 3\n")
+
+
+@pytest.mark.parametrize(
+    ("edit", "failing_check", "log_line"),
+    [
+        (without_slotmem_fix, "commandTests: slotmem_shm is loaded (httpd -M)", "AH00489"),  # httpd's startup notice
+        (start_sh_exits_at_once, "container: starts and is ready", "start.sh: nothing to do"),
+    ],
+    ids=["httpd.conf without the slotmem fix", "start.sh exits at once"],
+)
+def test_broken_images_fail_naming_the_check_with_logs(
+    edit,
+    failing_check: str,
+    log_line: str,
+    tmp_path: Path,
+    shared_cache: Path,
+    engine: docker.DockerClient,
+    unique_tag: str,
+) -> None:
+    project = broken_project(tmp_path, shared_cache, "broken", edit)
+    assert project.invoke("build").returncode == 0
+    assert project.invoke("image", "--tag", unique_tag).returncode == 0
+    try:
+        result = project.invoke("smoke", "--tag", unique_tag)
+    finally:
+        engine.images.remove(f"apacheinit:{unique_tag}", force=True)
+    assert result.returncode == 6, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"FAILED {failing_check}" in result.stderr
+    assert "  expected: " in result.stderr and "  got:      " in result.stderr
+    assert "container log (last lines):" in result.stderr
+    assert log_line in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("rootfs-ci: error: ")
+    assert failing_check in result.stderr.rstrip().splitlines()[-1]
+    record = json.loads((project.path / "dist/apacheinit/x86_64/smoke.json").read_text())
+    assert record["passed"] is False
+    assert our_containers(engine) == []
+
+
+def test_failing_and_interrupted_runs_leave_nothing(
+    tmp_path: Path, shared_cache: Path, engine: docker.DockerClient, unique_tag: str
+) -> None:
+    """10 failing runs and 3 interrupted ones (SIGINT, SIGTERM twice, at different moments)."""
+    project = broken_project(tmp_path, shared_cache, "leaky", start_sh_exits_at_once)
+    assert project.invoke("build").returncode == 0
+    assert project.invoke("image", "--tag", unique_tag).returncode == 0
+    before = engine_state(engine)
+    try:
+        for _ in range(10):
+            result = project.invoke("smoke", "--tag", unique_tag)
+            assert result.returncode == 6, result.stderr
+        good = make_project(tmp_path / "good", shared_cache)
+        assert good.invoke("build").returncode == 0
+        assert good.invoke("image", "--tag", unique_tag).returncode == 0
+        for sig, wait_for in ((signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGTERM, 2)):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "invoke", "smoke", "--tag", unique_tag],
+                cwd=good.path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 30
+            while len(our_containers(engine)) < wait_for and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(our_containers(engine)) >= wait_for, "the smoke run did not start its containers"
+            process.send_signal(sig)
+            _, stderr = process.communicate(timeout=60)
+            assert process.returncode == 130, stderr
+            assert "rootfs-ci: error: interrupted" in stderr
+            assert "Traceback" not in stderr
+            assert our_containers(engine) == []
+    finally:
+        engine.images.remove(f"apacheinit:{unique_tag}", force=True)
+    assert engine_state(engine)[0] == before[0]  # no container at all
+    assert engine_state(engine)[1] == before[1] - {f"apacheinit:{unique_tag}"}  # and no stray image
+
+
+def test_clean_removes_leftovers_of_dead_runs_only(
+    project: Project, engine: docker.DockerClient, good_images: str
+) -> None:
+    dead = engine.containers.create(
+        f"testrfs:{good_images}",
+        labels={labels.RUN: "dead", labels.PID: "999999999", labels.HOST: labels.socket.gethostname()},
+    )
+    alive = engine.containers.create(f"testrfs:{good_images}", labels=labels.run_labels("alive"))
+    try:
+        result = project.invoke("clean")
+        assert result.returncode == 0, result.stderr
+        assert f"removed 1 leftover container(s): {dead.name}" in result.stdout
+        remaining = our_containers(engine)
+        assert alive.name in remaining and dead.name not in remaining
+    finally:
+        for container in (dead, alive):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
