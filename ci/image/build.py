@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from docker.errors import DockerException
@@ -18,9 +19,12 @@ from ci.records import read_record, stage_dir, write_record
 from ci.version import project_version
 
 
-def local_reference(name: str, tag: str) -> str:
-    """'dev' -> 'NAME:dev'; a full reference ('apacheinit:v01', 'reg/x:1') is kept as given."""
-    return tag if ":" in tag or "/" in tag else f"{name}:{tag}"
+def local_reference(name: str, tag: str, arch: str, platforms: Sequence[str]) -> str:
+    """'dev' -> 'NAME:dev' for the image's first platform, 'NAME:dev-aarch64' for the others (one
+    local tag holds one platform); a full reference ('apacheinit:v01', 'reg/x:1') is kept as given."""
+    if ":" in tag or "/" in tag:
+        return tag
+    return f"{name}:{tag}" if arch == platforms[0] else f"{name}:{tag}-{arch}"
 
 
 def oci_labels(settings: Settings, description: str) -> dict[str, str]:
@@ -38,7 +42,7 @@ def oci_labels(settings: Settings, description: str) -> dict[str, str]:
 def build_image(settings: Settings, name: str | None, arch: str | None, tag: str | None) -> dict[str, Any]:
     name, image = settings.image(name)
     arch = settings.arch(image, arch)
-    reference = local_reference(name, tag or settings.config.local_tag)
+    reference = local_reference(name, tag or settings.config.local_tag, arch, image.platforms)
     progress = Progress("image", f"{name}/{arch}")
     out_dir = stage_dir(settings.dist_dir, name, arch)
     build = read_record(out_dir / "rootfs.json", f"invoke build --image {name} --arch {arch}")

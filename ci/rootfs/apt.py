@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,46 @@ class Apt:
         if result.returncode != 0:
             reason = next((line for line in result.stderr.splitlines() if line.startswith("E:")), result.stderr.strip())
             raise BackendError(f"apt-get download {' '.join(specs)} failed: {reason[:300]}")
+
+
+def host_deb_arch() -> str:
+    try:
+        return subprocess.run(
+            ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        raise BackendError("dpkg not found: the debian backend needs a Debian or Ubuntu host") from None
+
+
+LISTS_MAX_AGE = 24 * 3600
+
+
+def apt_for(deb_arch: str, cache_dir: Path, progress: Progress) -> Apt:
+    """The host's apt for its own architecture; for another one, apt with its own package lists
+    under the cache (the host's dpkg configuration is left alone), refreshed once a day."""
+    if deb_arch == host_deb_arch():
+        return Apt()
+    root = cache_dir / "apt" / deb_arch
+    for directory in ("lists/partial", "cache/archives/partial"):
+        (root / directory).mkdir(parents=True, exist_ok=True)
+    (root / "status").touch()
+    apt = Apt(
+        (
+            "-o", f"APT::Architecture={deb_arch}",
+            "-o", f"APT::Architectures={deb_arch}",
+            "-o", f"Dir::State::Lists={root / 'lists'}",
+            "-o", f"Dir::State::Status={root / 'status'}",
+            "-o", f"Dir::Cache={root / 'cache'}",
+        )
+    )  # fmt: skip
+    lists = [path for path in (root / "lists").glob("*_Packages*")]
+    if not lists or time.time() - min(path.stat().st_mtime for path in lists) > LISTS_MAX_AGE:
+        progress.step(f"apt-get update for {deb_arch} package lists")
+        result = apt._run("apt-get", ["update", "-q"])
+        if result.returncode != 0:
+            reason = next((line for line in result.stderr.splitlines() if line.startswith("E:")), result.stderr.strip())
+            raise BackendError(f"apt-get update for {deb_arch} failed: {reason[:300]}")
+    return apt
 
 
 def fetch_packages(

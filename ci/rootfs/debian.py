@@ -20,7 +20,7 @@ from ci.config import DebianOptions, HttpdOptions, ImageConfig
 from ci.errors import BackendError, ConfigError, UnsafeArchiveError
 from ci.fsutil import resolve_in_root, rootfs_path
 from ci.progress import Progress
-from ci.rootfs.apt import DEB_ARCH, Apt, DebPackage, fetch_packages
+from ci.rootfs.apt import DEB_ARCH, Apt, DebPackage, apt_for, fetch_packages
 from ci.rootfs.elf import is_elf, read_elf
 from ci.rootfs.overlay import apply_overlay
 from ci.rootfs.skeleton import lay_skeleton
@@ -287,7 +287,9 @@ def assemble(
     """Assemble the rootfs tree under ``work``; return it and what went in."""
     options = image.debian
     deb_arch = DEB_ARCH[arch]
-    packages = fetch_packages(apt or Apt(), options.packages, deb_arch, cache_dir, progress)
+    packages = fetch_packages(
+        apt or apt_for(deb_arch, cache_dir, progress), options.packages, deb_arch, cache_dir, progress
+    )
     assembly = Assembly(packages=packages)
     trees = []
     for package in packages:

@@ -12,6 +12,7 @@ import tarfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -201,10 +202,22 @@ class Process:
     args: str
 
 
+def without_emulator(args: str) -> str:
+    """The command line as the program sees it: under qemu-user through binfmt_misc the host shows
+    'INTERPRETER FILENAME ARGV0 ARGV1...' (P flag) or 'INTERPRETER FILENAME ARGV1...'."""
+    tokens = args.split(" ")
+    if len(tokens) < 2 or not Path(tokens[0]).name.startswith(("qemu-", "aarch64-binfmt", "x86_64-binfmt")):
+        return args
+    tokens = tokens[1:]
+    if len(tokens) > 1 and tokens[0] == tokens[1]:
+        tokens = tokens[1:]
+    return " ".join(tokens)
+
+
 def processes(container: Container) -> list[Process]:
     """Processes of the container, read by the engine on the host (no ps needed in the image)."""
     top = container.top(ps_args="-eo pid,ppid,uid,args")
-    return [Process(int(row[0]), int(row[1]), int(row[2]), row[3]) for row in top["Processes"]]
+    return [Process(int(row[0]), int(row[1]), int(row[2]), without_emulator(row[3])) for row in top["Processes"]]
 
 
 def pid1(container: Container) -> Process:

@@ -19,6 +19,7 @@ from ci.engine import connect
 from ci.errors import ConfigError, EngineError, SmokeFailure
 from ci.image.build import local_reference
 from ci.progress import Progress
+from ci.qemu import require_emulation
 from ci.records import stage_dir, write_record
 from ci.smoke import checks
 from ci.smoke.containers import run_containers
@@ -137,9 +138,10 @@ def run_smoke(
     stream = stream or sys.stderr
     name, image_config = settings.image(image_name)
     arch = settings.arch(image_config, arch)
-    reference = local_reference(name, tag or settings.config.local_tag)
+    reference = local_reference(name, tag or settings.config.local_tag, arch, image_config.platforms)
     spec = load_spec(spec_file or spec_path(settings, name))
     progress = Progress("smoke", reference)
+    require_emulation(arch)
     client = connect()
     image = _image(client, reference, name)
     build_record, image_record = _records_for(settings, name, arch, image)

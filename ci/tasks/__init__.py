@@ -10,7 +10,7 @@ from invoke.config import Config
 
 from ci.config import NAMESPACE, preflight
 from ci.errors import ConfigError
-from ci.tasks import smoke, stages
+from ci.tasks import qemu, smoke, stages
 
 
 def namespace(project_dir: Path) -> Collection:
@@ -25,5 +25,6 @@ def namespace(project_dir: Path) -> Collection:
     # Other modules' collections are added here, one line each (ns.add_collection / ns.add_task).
     for smoke_task in smoke.TASKS:
         ns.add_task(smoke_task)
+    ns.add_collection(qemu.collection())
     ns.configure({NAMESPACE: {"project_dir": str(project_dir)}})
     return ns
