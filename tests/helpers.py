@@ -65,6 +65,6 @@ def make_project(target: Path, cache_dir: Path) -> Project:
 
 def engine_state(client: docker.DockerClient) -> tuple[set[str], set[str]]:
     """(container IDs, image tags) on the engine now, to prove a run left nothing behind."""
-    containers = {c.id for c in client.containers.list(all=True)}
+    containers = {c.id for c in client.containers.list(all=True, sparse=True)}
     tags = {tag for image in client.images.list() for tag in image.tags}
     return containers, tags

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from ci import __version__
 from ci.config import Settings
 from ci.engine import connect
 from ci.errors import EngineError, ImageError
-from ci.fsutil import sha256_file
+from ci.fsutil import scratch_dir, sha256_file
 from ci.gitinfo import revision, source_url
 from ci.image.oci import ImageSettings, rfc3339, write_image_archive
 from ci.progress import Progress
@@ -59,21 +60,27 @@ def build_image(settings: Settings, name: str | None, arch: str | None, tag: str
         created_by=f"rootfs-ci {__version__} ({build['backend']} backend)",
     )
     client = connect()
-    written = write_image_archive(
-        rootfs_tar, expected, out_dir / "layer.tar.gz", out_dir / "image.tar", image_settings, reference
-    )
-    progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip, manifest {written.manifest.digest[:19]}...")
-    try:
-        with written.archive.open("rb") as archive:
-            client.images.load(archive)
-        loaded = client.images.get(reference)
-    except DockerException as exc:
-        raise EngineError(f"the engine refused to load {written.archive}: {exc}") from None
-    if loaded.id not in (written.config.digest, written.manifest.digest):
-        raise ImageError(
-            f"the engine reports image ID {loaded.id} for {reference}, expected {written.config.digest}; "
-            "the engine rewrote the image"
+    # Written and loaded from this run's own scratch dir, then moved into dist/: concurrent runs
+    # of one image with different tags never load each other's archive.
+    with scratch_dir(settings.cache_dir / "tmp", f"image-{name}-{arch}-") as scratch:
+        written = write_image_archive(
+            rootfs_tar, expected, scratch / "layer.tar.gz", scratch / "image.tar", image_settings, reference
         )
+        progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip, manifest {written.manifest.digest[:19]}...")
+        try:
+            with written.archive.open("rb") as archive:
+                client.images.load(archive)
+            loaded = client.images.get(reference)
+        except DockerException as exc:
+            raise EngineError(f"the engine refused to load the image archive: {exc}") from None
+        if loaded.id not in (written.config.digest, written.manifest.digest):
+            client.images.remove(reference, force=True)
+            raise ImageError(
+                f"the engine reports image ID {loaded.id} for {reference}, expected {written.config.digest}; "
+                "the engine rewrote the image"
+            )
+        for produced in ("layer.tar.gz", "image.tar"):
+            os.replace(scratch / produced, out_dir / produced)
     record: dict[str, Any] = {
         "stage": "image",
         "image": name,

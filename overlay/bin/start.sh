@@ -5,7 +5,7 @@
 # - With a TTY (docker run -it) it also gives the recipe's interactive shell; leaving the
 #   shell stops httpd. Detached, it keeps serving.
 # - TERM/INT (docker stop, Ctrl-C) stop httpd gracefully and exit 0 in well under a second.
-PIDFILE=/run/httpd.pid
+PIDFILE=/tmp/httpd.pid
 rm -f "$PIDFILE"
 
 httpd_pid=
