@@ -11,13 +11,13 @@ import platform
 import re
 import shutil
 import subprocess
-import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ci.archive import extract_tar
 from ci.config import DebianOptions, HttpdOptions, ImageConfig
-from ci.errors import BackendError, ConfigError, UnsafeArchiveError
+from ci.errors import BackendError, ConfigError
 from ci.fsutil import resolve_in_root, rootfs_path
 from ci.progress import Progress
 from ci.rootfs.apt import DEB_ARCH, Apt, DebPackage, apt_for, fetch_packages
@@ -59,29 +59,13 @@ class Assembly:
         return set(self.provided_by.values())
 
 
-def _package_member(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
-    """Tar's 'tar' filter (nothing outside ``destination``, even through links; no setuid bits),
-    plus no device nodes or FIFOs. Absolute symlinks stay: packages have them, and we only ever
-    resolve links inside the package's own root."""
-    if member.ischr() or member.isblk() or member.isfifo():
-        raise tarfile.SpecialFileError(member)
-    return tarfile.tar_filter(member, destination)
-
-
 def extract_deb(deb: Path, into: Path) -> None:
-    """Extract a .deb's data archive; members that would leave ``into`` or create devices are refused."""
-    into.mkdir(parents=True, exist_ok=True)
+    """Extract a .deb's data archive with ci.archive's safety rules."""
     with subprocess.Popen(
         ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
         assert proc.stdout is not None
-        try:
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-                archive.extractall(into, filter=_package_member)  # noqa: S202 (filtered)
-        except tarfile.FilterError as exc:
-            raise UnsafeArchiveError(f"{deb.name}: refused unsafe member ({exc})") from None
-        except tarfile.TarError as exc:
-            raise BackendError(f"{deb.name}: corrupt package data ({exc}); delete it from the cache") from None
+        extract_tar(proc.stdout, into, deb.name)
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode != 0:
         raise BackendError(f"{deb.name}: dpkg-deb failed ({stderr.strip()[:200]}); delete it from the cache")

@@ -10,7 +10,7 @@ from invoke.config import Config
 
 from ci.config import NAMESPACE, preflight
 from ci.errors import ConfigError
-from ci.tasks import qemu, smoke, stages
+from ci.tasks import qemu, registry, release, smoke, stages
 
 
 def namespace(project_dir: Path) -> Collection:
@@ -26,5 +26,8 @@ def namespace(project_dir: Path) -> Collection:
     for smoke_task in smoke.TASKS:
         ns.add_task(smoke_task)
     ns.add_collection(qemu.collection())
+    registry.install(ns)
+    for release_task in release.TASKS:
+        ns.add_task(release_task)
     ns.configure({NAMESPACE: {"project_dir": str(project_dir)}})
     return ns
