@@ -18,7 +18,14 @@ from ci.errors import BackendError, UnsafeArchiveError
 def _member_filter(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
     if member.ischr() or member.isblk() or member.isfifo():
         raise tarfile.SpecialFileError(member)
-    return tarfile.tar_filter(member, destination)
+    filtered = tarfile.tar_filter(member, destination)
+    if member.islnk():
+        # A hard link may only name a file this archive already put inside the destination.
+        root = Path(destination).resolve()
+        target = (root / member.linkname.lstrip("/")).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise tarfile.LinkOutsideDestinationError(member, str(target))
+    return filtered
 
 
 def extract_tar(stream: IO[bytes], into: Path, label: str) -> None:
@@ -29,5 +36,5 @@ def extract_tar(stream: IO[bytes], into: Path, label: str) -> None:
             archive.extractall(into, filter=_member_filter)  # noqa: S202 (filtered)
     except tarfile.FilterError as exc:
         raise UnsafeArchiveError(f"{label}: refused unsafe member ({exc}); the archive is not trustworthy") from None
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError, OSError, KeyError) as exc:
         raise BackendError(f"{label}: corrupt archive ({exc}); delete it and fetch or build it again") from None

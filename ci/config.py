@@ -10,15 +10,14 @@ import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ci.errors import ConfigError
-from ci.validation import error_at, validate, where
+from ci.validation import error_at, load_yaml, validate, where
 
 NAMESPACE = "rootfs_ci"
 CONFIG_FILE = "invoke.yaml"
@@ -87,6 +86,8 @@ class ImageConfig(_Strict):
     @classmethod
     def _octal_modes(cls, value: dict[str, str]) -> dict[str, str]:
         for path, mode in value.items():
+            if ".." in PurePosixPath(path).parts:
+                raise ValueError(f"permission rule {path} climbs out of the rootfs; use a path inside it")
             if not re.fullmatch(r"0?[0-7]{3,4}", mode):
                 raise ValueError(f"mode {mode!r} for {path} is not octal like '0644'")
         return value
@@ -268,13 +269,9 @@ def preflight(project_dir: Path, known_top_level: set[str]) -> None:
     if not config_file.exists():
         return
     try:
-        data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{config_file.name}{line}: not valid YAML ({exc.problem}); fix the syntax there") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{config_file.name}: cannot be read ({exc}); fix the file") from None
+        data = load_yaml(config_file)
+    except OSError as exc:
+        raise ConfigError(f"{config_file.name}: cannot be read ({exc.strerror}); fix its permissions") from None
     if data is None:
         return
     if not isinstance(data, dict):

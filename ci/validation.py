@@ -41,11 +41,16 @@ def yaml_line(config_file: Path, location: tuple[str | int, ...]) -> int | None:
 
 def where(config_file: Path, location: tuple[str | int, ...]) -> str:
     line = yaml_line(config_file, location)
-    try:
-        shown = str(config_file.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        shown = config_file.name
+    shown = display_path(config_file)
     return f"{shown}:{line}" if line else shown
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when inside it, else the bare file name."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
 
 
 def dotted(location: tuple[str | int, ...]) -> str:
@@ -107,6 +112,33 @@ def _allowed_keys(model: type[BaseModel], location: tuple[str | int, ...]) -> li
 
 def error_at(config_file: Path, location: tuple[str | int, ...], message: str) -> ConfigError:
     return ConfigError(f"{where(config_file, location)}: {dotted(location)}: {message}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML keeps the last of two equal keys without a word; a config must not."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line {seen[key]})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse ``path``; syntax errors and duplicate keys are one ConfigError with file:line."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as exc:
+        line = f":{exc.problem_mark.line + 1}" if exc.problem_mark else ""
+        raise ConfigError(f"{display_path(path)}{line}: not valid YAML ({exc.problem}); fix it there") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: not valid YAML ({exc}); fix the file") from None
 
 
 def validate(model: type[M], data: Any, source: Path, prefix: Location = ()) -> M:

@@ -19,22 +19,28 @@ PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
 PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")
 
 
+class Invocation(subprocess.CompletedProcess[str]):
+    def __init__(self, args: list[str], returncode: int, stdout: str, stderr: str, pid: int) -> None:
+        super().__init__(args, returncode, stdout, stderr)
+        self.pid = pid
+
+
 @dataclass
 class Project:
     path: Path
 
-    def invoke(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 600
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+    def invoke(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Invocation:
+        """Run ``python -m invoke ARGS`` in the project, as a user would; keep its pid."""
+        with subprocess.Popen(
             [sys.executable, "-m", "invoke", *args],
             cwd=self.path,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
-            timeout=timeout,
-            check=False,
-        )
+        ) as process:
+            stdout, stderr = process.communicate(timeout=timeout)
+        return Invocation(list(process.args), process.returncode, stdout, stderr, process.pid)
 
     @property
     def config_file(self) -> Path:
@@ -61,6 +67,22 @@ def make_project(target: Path, cache_dir: Path) -> Project:
     project = Project(target)
     project.edit_config(lambda data: data["rootfs_ci"].update(cache_dir=str(cache_dir)))
     return project
+
+
+def created_by(client: docker.DockerClient, pid: int, images: tuple[str, ...]) -> tuple[set[str], set[str]]:
+    """Containers labelled with this rootfs-ci process and the default local tags (dev, dev-ARCH)
+    of these images: what one run without --tag could have left in the engine; other sessions'
+    work on the same engine is not counted."""
+    containers = {
+        c.id for c in client.containers.list(all=True, sparse=True, filters={"label": f"org.rootfs-ci.pid={pid}"})
+    }
+    tags = {
+        tag
+        for image in client.images.list()
+        for tag in image.tags
+        if tag.split(":")[0] in images and tag.split(":")[1].startswith("dev")
+    }
+    return containers, tags
 
 
 def engine_state(client: docker.DockerClient) -> tuple[set[str], set[str]]:

@@ -1,43 +1,201 @@
-"""Bad input: one clear line, a non-zero exit, no traceback, nothing left behind."""
+"""The catalogue of bad input: each case is one clear line, a non-zero exit, no traceback and
+nothing left behind (no new file in dist/, no scratch dir, no container, no image)."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import pytest
 
-from tests.helpers import Project, engine_state
+from tests.helpers import Project, created_by
 
 pytestmark = pytest.mark.docker
 
-
-def unknown_key(data: dict) -> None:
-    data["rootfs_ci"]["images"]["apacheinit"]["cmdd"] = ["/bin/sh"]
+Edit = Callable[[Project], None]
 
 
-def missing_overlay(data: dict) -> None:
-    data["rootfs_ci"]["images"]["apacheinit"]["overlays"] = ["overlay", "no-such-dir"]
+def config(change: Callable[[dict], None]) -> Edit:
+    return lambda project: project.edit_config(change)
 
 
-def unknown_package(data: dict) -> None:
-    data["rootfs_ci"]["images"]["apacheinit"]["debian"]["packages"].append("no-such-package-xyz")
+def apacheinit(key: str, value: object) -> Edit:
+    return config(lambda data: data["rootfs_ci"]["images"]["apacheinit"].__setitem__(key, value))
 
 
-def missing_library(data: dict) -> None:
-    data["rootfs_ci"]["images"]["apacheinit"]["debian"]["packages"].remove("libapr1")
+def debian(change: Callable[[dict], None]) -> Edit:
+    return config(lambda data: change(data["rootfs_ci"]["images"]["apacheinit"]["debian"]))
 
 
-CASES = {
-    "unknown image": (None, ("build", "--image", "nosuch"), 2, "unknown image 'nosuch'"),
-    "unknown config key": (unknown_key, ("build",), 2, "rootfs_ci.images.apacheinit.cmdd: unknown key"),
-    "missing overlay dir": (missing_overlay, ("build",), 2, "overlay directory 'no-such-dir' does not exist"),
-    "unknown Debian package": (unknown_package, ("build",), 3, "no-such-package-xyz (amd64) not in the apt lists"),
-    "library in no package": (missing_library, ("build",), 3, "libapr-1.so.0 (needed by /usr/bin/httpd)"),
-    "unknown arch": (None, ("build", "--arch", "mips"), 2, "architecture 'mips' is not in this image's platforms"),
-    "unknown backend": (None, ("build", "--backend", "nix"), 3, "unknown backend 'nix'"),
-    "image before build": (None, ("image",), 2, "run 'invoke build --image apacheinit --arch x86_64' first"),
+def text(old: str, new: str, file: str = "invoke.yaml") -> Edit:
+    def edit(project: Project) -> None:
+        path = project.path / file
+        content = path.read_text()
+        assert old in content, f"{old!r} not in {file}"
+        path.write_text(content.replace(old, new, 1))
+
+    return edit
+
+
+def build(image: str = "apacheinit") -> Edit:
+    def edit(project: Project) -> None:
+        assert project.invoke("build", "--image", image).returncode == 0
+
+    return edit
+
+
+def append_byte(file: str) -> Edit:
+    def edit(project: Project) -> None:
+        with (project.path / file).open("ab") as handle:
+            handle.write(b"x")
+
+    return edit
+
+
+def git_repo(project: Project) -> None:
+    for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
+        subprocess.run(["git", *command], cwd=project.path, check=True, capture_output=True)
+
+
+def chain(*edits: Edit) -> Edit:
+    def edit(project: Project) -> None:
+        for step in edits:
+            step(project)
+
+    return edit
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]
+    code: int
+    expected: str
+    prepare: Edit | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+BAD_APT = "/tmp/rootfs-ci-test-bad-apt.conf"
+IMAGES = ("apacheinit", "testrfs")
+
+CATALOGUE = {
+    # configuration
+    "unknown image": Case(("build", "--image", "nosuch"), 2, "unknown image 'nosuch'"),
+    "unknown config key": Case(
+        ("build",), 2, "rootfs_ci.images.apacheinit.cmdd: unknown key", apacheinit("cmdd", ["/bin/sh"])
+    ),
+    "wrong type": Case(("build",), 2, "rootfs_ci.images.apacheinit.ports: expected a list", apacheinit("ports", "80")),
+    "bad platform": Case(
+        ("build",),
+        2,
+        "platforms[1]: input should be 'x86_64' or 'aarch64', got 'mips'",
+        apacheinit("platforms", ["x86_64", "mips"]),
+    ),
+    "duplicate image": Case(("build",), 2, "key 'testrfs' appears twice", text("    apacheinit:\n", "    testrfs:\n")),
+    "missing overlay dir": Case(
+        ("build",),
+        2,
+        "overlay directory 'no-such-dir' does not exist",
+        apacheinit("overlays", ["overlay", "no-such-dir"]),
+    ),
+    "permission rule escaping the rootfs": Case(
+        ("build",), 2, "climbs out of the rootfs", apacheinit("permissions", {"/../etc/passwd": "0600"})
+    ),
+    "malformed invoke.yaml": Case(
+        ("build",), 2, "invoke.yaml:4: not valid YAML", text("rootfs_ci:\n", "rootfs_ci:\n  images: {apacheinit: [\n")
+    ),
+    "unknown top-level key": Case(
+        ("build",), 2, "imagez: unknown top-level key", text("rootfs_ci:\n", "imagez: {}\nrootfs_ci:\n")
+    ),
+    "bad SOURCE_DATE_EPOCH": Case(
+        ("build",), 2, "SOURCE_DATE_EPOCH='yesterday'", env={"SOURCE_DATE_EPOCH": "yesterday"}
+    ),
+    "unknown arch": Case(("build", "--arch", "mips"), 2, "architecture 'mips' is not in this image's platforms"),
+    "unknown backend": Case(("build", "--backend", "nix"), 3, "unknown backend 'nix'"),
+    # rootfs backends
+    "unknown Debian package": Case(
+        ("build",),
+        3,
+        "no-such-package-xyz (amd64) not in the apt lists",
+        debian(lambda d: d["packages"].append("no-such-package-xyz")),
+    ),
+    "apt failure": Case(("build", "--image", "testrfs"), 3, "not in the apt lists", env={"APT_CONFIG": BAD_APT}),
+    "library in no package": Case(
+        ("build",), 3, "libapr-1.so.0 (needed by /usr/bin/httpd)", debian(lambda d: d["packages"].remove("libapr1"))
+    ),
+    "mapped file in no package": Case(
+        ("build",),
+        2,
+        "debian.files: /usr/sbin/nothing is in none of the packages",
+        debian(lambda d: d["files"].update({"/usr/sbin/nothing": "/usr/bin/x"})),
+    ),
+    "httpd module in no package": Case(
+        ("build",),
+        3,
+        "loads modules/mod_nothing.so, which no package provides",
+        text(
+            "LoadModule dir_module",
+            "LoadModule nothing_module modules/mod_nothing.so\nLoadModule dir_module",
+            "overlay/etc/apache2/httpd.conf",
+        ),
+    ),
+    # images
+    "image before build": Case(("image",), 2, "run 'invoke build --image apacheinit --arch x86_64' first"),
+    "rootfs changed since build": Case(
+        ("image",),
+        5,
+        "is missing or changed since its build",
+        chain(build(), append_byte("dist/apacheinit/x86_64/rootfs.tar")),
+    ),
+    "bad semver in CHANGELOG": Case(
+        ("image",),
+        2,
+        "'## [1.0]' is not a semantic version",
+        chain(build(), text("## [Unreleased]", "## [Unreleased]\n\n## [1.0] - 2026-01-01", "CHANGELOG.md")),
+    ),
+    "engine not running": Case(
+        ("image", "--image", "testrfs"),
+        4,
+        "cannot reach the Docker engine",
+        build("testrfs"),
+        {"DOCKER_HOST": "unix:///nonexistent/no-engine.sock"},
+    ),
+    # smoke
+    "smoke of an image not in the engine": Case(
+        ("smoke", "--tag", "never-built"), 2, "image apacheinit:never-built is not in the engine"
+    ),
+    "missing smoke spec": Case(("smoke", "--spec", "nope.yaml"), 2, "smoke spec nope.yaml does not exist"),
+    "bad smoke spec": Case(
+        ("smoke",),
+        2,
+        "tests/smoke/apacheinit.yaml:7: metadataTest.cmdd: unknown key",
+        text("  cmd: [/bin/start.sh]", "  cmdd: [/bin/start.sh]", "tests/smoke/apacheinit.yaml"),
+    ),
+    "smoke with the engine down": Case(
+        ("smoke",), 4, "cannot reach the Docker engine", env={"DOCKER_HOST": "unix:///nonexistent/no-engine.sock"}
+    ),
+    # versions and tags
+    "release outside git": Case(("release", "--bump", "minor", "--dry-run"), 2, "is not in a git repository"),
+    "release on a dirty tree": Case(
+        ("release", "--bump", "minor"),
+        2,
+        "uncommitted changes",
+        chain(git_repo, text("## [Unreleased]", "## [Unreleased]\n\n### Added\n- x", "CHANGELOG.md")),
+    ),
+    "bad tag rule": Case(
+        ("tags", "--ref", "refs/tags/v1.0.0", "--sha", "0123456789abcdef", "--rule", "type=semvr,pattern={{version}}"),
+        2,
+        "unknown type 'semvr'",
+    ),
+    # publish
+    "publish without a smoke-tested image": Case(("publish",), 2, "image.json does not exist"),
+    "verify before any image": Case(("verify", "--registry", "127.0.0.1:1", "--tag", "0.1.0"), 2, "run 'invoke image"),
+    "qemu for an unknown arch": Case(("qemu.setup", "--arch", "mips"), 2, "unknown architecture 'mips'"),
 }
 
 
-def check_one_clean_line(result, code: int, expected: str) -> None:
+def check_one_clean_line(result: subprocess.CompletedProcess[str], code: int, expected: str) -> None:
     assert result.returncode == code, (result.returncode, result.stderr)
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if not line.startswith("[")]  # progress lines start with [
@@ -46,30 +204,23 @@ def check_one_clean_line(result, code: int, expected: str) -> None:
     assert expected in lines[0]
 
 
-@pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_bad_input(case: str, project: Project, engine, shared_cache) -> None:
-    edit, args, code, expected = CASES[case]
-    if edit is not None:
-        project.edit_config(edit)
-    before = engine_state(engine)
-    result = project.invoke(*args)
-    check_one_clean_line(result, code, expected)
-    assert project.files("dist") == []
+def test_the_catalogue_is_large_enough() -> None:
+    assert len(CATALOGUE) >= 25
+
+
+@pytest.mark.parametrize("name", CATALOGUE, ids=list(CATALOGUE))
+def test_bad_input(name: str, project: Project, engine, shared_cache: Path) -> None:
+    case = CATALOGUE[name]
+    Path(BAD_APT).write_text('Dir::State::Lists "/nonexistent-apt-lists";\n')
+    if case.prepare is not None:
+        case.prepare(project)
+    dist_before = project.files("dist")
+    tags_before = created_by(engine, 0, IMAGES)[1]
+    result = project.invoke(*case.args, env=case.env)
+    check_one_clean_line(result, case.code, case.expected)
+    assert project.files("dist") == dist_before
     scratch = shared_cache / "tmp"
     assert not scratch.exists() or list(scratch.iterdir()) == []
-    assert engine_state(engine) == before
-
-
-def test_malformed_invoke_yaml(project: Project) -> None:
-    project.config_file.write_text("rootfs_ci:\n  images: {apacheinit: [\n")
-    result = project.invoke("build")
-    check_one_clean_line(result, 2, "invoke.yaml:3: not valid YAML")
-
-
-def test_engine_not_running(project: Project, engine, tmp_path) -> None:
-    assert project.invoke("build", "--image", "testrfs").returncode == 0
-    before = engine_state(engine)
-    result = project.invoke("image", "--image", "testrfs", env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
-    check_one_clean_line(result, 4, "cannot reach the Docker engine")
-    assert sorted(p.name for p in project.files("dist")) == ["rootfs.json", "rootfs.tar"]
-    assert engine_state(engine) == before
+    containers, tags = created_by(engine, result.pid, IMAGES)
+    assert containers == set()  # no container of this run
+    assert tags - tags_before == set()  # no new local tag of the project's images

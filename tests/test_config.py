@@ -110,3 +110,13 @@ def test_readme_documents_every_config_key() -> None:
     assert len(config_table()) > 20
     assert with_config_table(readme) == readme, "README's config table is stale: run python -m ci.docs"
     assert '| `rootfs_ci.images.NAME.cmd` | list of string | `["/bin/sh"]` |' in readme
+
+
+def test_duplicate_keys_are_refused_with_their_line(tmp_path: Path) -> None:
+    (tmp_path / "invoke.yaml").write_text(
+        "rootfs_ci:\n  images:\n    web:\n      cmd: [/bin/sh]\n    web:\n      cmd: [/bin/ash]\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"^invoke.yaml:5: not valid YAML \(key 'web' appears twice \(first on line 3\)\)"
+    ):
+        preflight(tmp_path, {NAMESPACE})

@@ -13,11 +13,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ci.errors import ConfigError
-from ci.validation import validate
+from ci.validation import load_yaml, validate
 
 SCHEMA_VERSIONS = ("2.0.0",)
 
@@ -180,12 +179,11 @@ class Spec(_Strict):
 def load_spec(path: Path) -> Spec:
     """Parse and validate a spec file; problems are one line with file:line and the key."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path)
     except FileNotFoundError:
         raise ConfigError(f"smoke spec {path} does not exist; write one (see tests/smoke/) or pass --spec") from None
-    except yaml.MarkedYAMLError as exc:
-        line = f":{exc.problem_mark.line + 1}" if exc.problem_mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({exc.problem}); fix the syntax there") from None
+    except OSError as exc:
+        raise ConfigError(f"smoke spec {path} cannot be read ({exc.strerror})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: a smoke spec is a mapping with at least schemaVersion: 2.0.0")
     return validate(Spec, data, path)

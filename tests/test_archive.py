@@ -1,0 +1,160 @@
+"""Hostile archives and overlays never write outside their staging dir (property tests)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ci.archive import extract_tar
+from ci.errors import BackendError, UnsafeArchiveError
+from ci.fsutil import resolve_in_root
+from ci.rootfs.overlay import apply_overlay
+
+SEGMENTS = st.sampled_from(["a", "b", "etc", "..", ".", "", "lib", "x y"])
+PATHS = st.lists(SEGMENTS, min_size=1, max_size=5).map("/".join)
+NAMES = st.one_of(PATHS, PATHS.map(lambda p: "/" + p), PATHS.map(lambda p: "../" + p))
+LINK_TARGETS = st.one_of(NAMES, st.just("/"), st.just("/etc/passwd"), st.just("../../../../tmp"))
+
+
+@st.composite
+def hostile_members(draw: st.DrawFn) -> list[tuple[str, str, str]]:
+    kinds = st.sampled_from(["file", "dir", "symlink", "hardlink", "fifo", "chr"])
+    return draw(st.lists(st.tuples(kinds, NAMES, LINK_TARGETS), min_size=1, max_size=8))
+
+
+def make_tar(members: list[tuple[str, str, str]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for kind, name, target in members:
+            info = tarfile.TarInfo(name)
+            data = b""
+            if kind == "file":
+                data = b"pwned\n"
+                info.size = len(data)
+                info.mode = 0o4755  # setuid must not survive
+            elif kind == "dir":
+                info.type = tarfile.DIRTYPE
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, target
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, target
+            elif kind == "fifo":
+                info.type = tarfile.FIFOTYPE
+            else:
+                info.type = tarfile.CHRTYPE
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def everything_under(root: Path) -> set[Path]:
+    return {Path(dirpath) / name for dirpath, dirs, files in os.walk(root) for name in dirs + files}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(members=hostile_members())
+def test_extraction_stays_inside_or_refuses(tmp_path_factory: pytest.TempPathFactory, members) -> None:
+    sandbox = tmp_path_factory.mktemp("sandbox")
+    outside = sandbox / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("safe\n")
+    into = sandbox / "into"
+    with contextlib.suppress(UnsafeArchiveError, BackendError):
+        extract_tar(io.BytesIO(make_tar(members)), into, "hostile.tar")
+    # nothing was written beside the destination, the victim is untouched
+    assert {p.name for p in sandbox.iterdir()} <= {"outside", "into"}
+    assert everything_under(outside) == {outside / "victim"}
+    assert (outside / "victim").read_text() == "safe\n"
+    for path in everything_under(into):
+        if path.is_symlink():
+            continue
+        assert path.resolve().is_relative_to(into.resolve())
+        mode = path.lstat().st_mode
+        assert not mode & 0o6000, f"{path} kept a setuid/setgid bit"
+        assert path.is_file() or path.is_dir(), f"{path} is a device or FIFO"
+
+
+@pytest.mark.parametrize(
+    ("members", "error"),
+    [
+        ([("file", "../escape", "")], UnsafeArchiveError),
+        ([("file", "/abs/escape", "")], None),  # leading slash is stripped: lands inside
+        ([("symlink", "link", "/"), ("file", "link/escape", "")], UnsafeArchiveError),
+        ([("hardlink", "h", "/etc/passwd")], UnsafeArchiveError),
+        ([("fifo", "pipe", "")], UnsafeArchiveError),
+        ([("chr", "dev", "")], UnsafeArchiveError),
+    ],
+)
+def test_known_tricks(tmp_path: Path, members, error) -> None:
+    into = tmp_path / "into"
+    if error is None:
+        extract_tar(io.BytesIO(make_tar(members)), into, "t.tar")
+        assert (into / "abs/escape").read_text() == "pwned\n"
+    else:
+        with pytest.raises(error, match=r"t\.tar: refused unsafe member"):
+            extract_tar(io.BytesIO(make_tar(members)), into, "t.tar")
+    assert not (tmp_path / "escape").exists()
+
+
+def test_corrupt_archives_are_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match=r"t\.tar: corrupt archive"):
+        extract_tar(io.BytesIO(b"this is not a tar file at all" * 40), tmp_path / "into", "t.tar")
+    truncated = make_tar([("file", "a", "")])[:700]
+    with pytest.raises(BackendError, match="corrupt archive"):
+        extract_tar(io.BytesIO(truncated), tmp_path / "into2", "t.tar")
+
+
+@st.composite
+def hostile_trees(draw: st.DrawFn) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    """(links already in the rootfs, overlay entries) with links pointing anywhere."""
+    tree_links = draw(st.lists(st.tuples(PATHS, LINK_TARGETS), max_size=4))
+    overlay = draw(
+        st.lists(st.tuples(st.sampled_from(["file", "dir", "symlink"]), PATHS, LINK_TARGETS), min_size=1, max_size=6)
+    )
+    return tree_links, overlay
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=hostile_trees())
+def test_overlays_never_write_outside_the_rootfs(tmp_path_factory: pytest.TempPathFactory, case) -> None:
+    tree_links, overlay_entries = case
+    sandbox = tmp_path_factory.mktemp("overlay")
+    outside = sandbox / "outside"
+    outside.mkdir()
+    tree = sandbox / "tree"
+    tree.mkdir()
+    for link, target in tree_links:
+        try:
+            path = resolve_in_root(tree, link, follow_last=False)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() and not path.is_symlink():
+                path.symlink_to(target.replace("..", str(outside)) if target.startswith("..") else target)
+        except (UnsafeArchiveError, OSError):
+            continue
+    overlay = sandbox / "overlay"
+    overlay.mkdir()
+    for kind, name, target in overlay_entries:
+        relative = "/".join(part for part in name.split("/") if part not in ("", ".", ".."))
+        if not relative:
+            continue
+        path = overlay / relative
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "file" and not path.exists():
+                path.write_text("pwned\n")
+            elif kind == "dir" and not path.exists():
+                path.mkdir()
+            elif kind == "symlink" and not path.exists() and not path.is_symlink():
+                path.symlink_to(target)
+        except OSError:
+            continue
+    with contextlib.suppress(BackendError, UnsafeArchiveError, OSError):
+        apply_overlay(overlay, tree)
+    assert everything_under(outside) == set()
+    assert {p.name for p in sandbox.iterdir()} <= {"outside", "tree", "overlay"}
