@@ -36,5 +36,5 @@ def extract_tar(stream: IO[bytes], into: Path, label: str) -> None:
             archive.extractall(into, filter=_member_filter)  # noqa: S202 (filtered)
     except tarfile.FilterError as exc:
         raise UnsafeArchiveError(f"{label}: refused unsafe member ({exc}); the archive is not trustworthy") from None
-    except (tarfile.TarError, EOFError, OSError, KeyError) as exc:
+    except (tarfile.TarError, EOFError, OSError, KeyError, RecursionError) as exc:
         raise BackendError(f"{label}: corrupt archive ({exc}); delete it and fetch or build it again") from None

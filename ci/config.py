@@ -133,6 +133,10 @@ class BuildrootConfig(_Strict):
     )
     git_url: str = Field("https://gitlab.com/buildroot.org/buildroot.git", description="where to clone from")
     external: str = Field("buildroot-config", description="the BR2_EXTERNAL tree (relative to the project)")
+    source_dir: str = Field(
+        "",
+        description="an existing Buildroot checkout at the pinned tag, used instead of cloning (offline builds)",
+    )
 
 
 class RootfsCiConfig(_Strict):

@@ -42,7 +42,7 @@ def good_images(module_project: Project, engine: docker.DockerClient):
 def our_containers(client: docker.DockerClient, pid: int | None = None) -> list[str]:
     """Containers of smoke runs that are over (or of the run with this pid); other sessions' live runs
     on the same engine are not ours to count."""
-    found = client.containers.list(all=True, filters={"label": labels.RUN})
+    found = client.containers.list(all=True, sparse=True, filters={"label": labels.RUN})
     if pid is not None:
         return [c.name for c in found if c.labels.get(labels.PID) == str(pid)]
     return [c.name for c in found if not labels.owner_alive(c.labels)]

@@ -55,7 +55,7 @@ def build_image(settings: Settings, name: str | None, arch: str | None, tag: str
         arch=arch,
         cmd=image.cmd,
         ports=image.ports,
-        labels={**oci_labels(settings, image.description), **image.labels},
+        labels={**oci_labels(settings, image.description), **build.get("labels", {}), **image.labels},
         epoch=settings.source_date_epoch,
         created_by=f"rootfs-ci {__version__} ({build['backend']} backend)",
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ci.errors import BackendError
 from ci.fsutil import scratch_dir, sha256_file
+from ci.procs import run_tool
 from ci.progress import Progress
 
 DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
@@ -39,13 +40,7 @@ class Apt:
     def _run(self, tool: str, args: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         if shutil.which(tool) is None:
             raise BackendError(f"{tool} not found: the debian backend needs apt (Debian or Ubuntu host)")
-        return subprocess.run(
-            [tool, "-o", "APT::Sandbox::User=root", *self.options, *args],
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            check=False,
-        )
+        return run_tool([tool, "-o", "APT::Sandbox::User=root", *self.options, *args], cwd=cwd)
 
     def show(self, names: Sequence[str], deb_arch: str) -> dict[str, tuple[str, str, str]]:
         """name -> (version, architecture, sha256) of each package's candidate for ``deb_arch``."""
