@@ -47,12 +47,19 @@ class DebianOptions(_Strict):
     packages: tuple[str, ...] = Field((), description="Debian binary packages fetched with apt-get download")
     files: dict[str, str] = Field({}, description="Debian path -> rootfs path; ELF files here are closure roots")
     dlopen: tuple[str, ...] = Field((), description="sonames loaded at run time that no DT_NEEDED names")
-    busybox_links: bool = Field(True, description="link every busybox applet that no other file provides")
+    busybox_links: bool = Field(True, description="link busybox applets that no other file provides")
+    busybox_applets: tuple[str, ...] = Field(
+        (), description="link only these applets (empty: every one busybox offers)"
+    )
     httpd: HttpdOptions | None = Field(None, description="apache mapping (see debian.httpd.*)")
 
 
 class BuildrootOptions(_Strict):
-    defconfig: str = Field("", description="defconfig in buildroot-config/configs/ (default: IMAGE_defconfig)")
+    defconfig: str = Field(
+        "",
+        description="defconfig in buildroot-config/configs/, {arch} replaced "
+        "(default: IMAGE_defconfig; IMAGE_ARCH_defconfig for the other platforms)",
+    )
 
 
 class ImageConfig(_Strict):

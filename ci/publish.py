@@ -90,10 +90,17 @@ def publish(
     registry_target: str | None,
     tags: Sequence[str] | None,
     *,
+    by_digest: bool = False,
     environ: Mapping[str, str] | None = None,
     client_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Push dist/IMAGE/ARCH/image.tar under ``tags`` (default: the project version); write publish.json."""
+    """Push dist/IMAGE/ARCH/image.tar under ``tags`` (default: the project version); write publish.json.
+
+    ``by_digest`` pushes the manifest by digest only, with no tag (a release then merges the
+    architectures into one tagged index: ci.index.publish_index).
+    """
+    if by_digest and tags:
+        raise ConfigError("a push by digest applies no tags; drop the tags (--ref/--sha) or --by-digest")
     environ = os.environ if environ is None else environ
     name, image_config = settings.image(image)
     arch = settings.arch(image_config, arch)
@@ -105,10 +112,10 @@ def publish(
             f"{layout.archive} holds {layout.manifest_digest}, not the smoke-tested {image_record['manifest_digest']}; "
             f"run 'invoke image --image {name}' and 'invoke smoke --image {name}' again"
         )
-    tags = [check_tag(tag) for tag in (tags or [default_tag(settings)])]
+    tags = [] if by_digest else [check_tag(tag) for tag in (tags or [default_tag(settings)])]
     target = parse_target(registry_target or settings.config.registry.target)
     progress = Progress("publish", f"{name}/{arch}")
-    progress.step(f"pushing {layout.manifest_digest[:19]}... to {target} as {', '.join(tags)}")
+    progress.step(f"pushing {layout.manifest_digest[:19]}... to {target} as {', '.join(tags) or 'digest only'}")
     with open_client(target, environ, **(client_options or {})) as client:
         result = push_image(Repository(client, target.repository(name), push=True), layout, tags, progress=progress)
     record: dict[str, Any] = {

@@ -265,8 +265,9 @@ def test_unknown_image_missing_external_and_wrong_arch(br_project: Project) -> N
     with pytest.raises(ConfigError, match="unknown image 'nosuch'"):
         build_rootfs(settings_of(br_project), "nosuch", None, "buildroot")
 
-    br_project.edit_config(lambda data: data[NAMESPACE]["images"]["testrfs"].update(platforms=["x86_64", "aarch64"]))
-    with pytest.raises(ConfigError, match="testrfs_defconfig builds for x86_64, not aarch64"):
+    configs = br_project.path / "buildroot-config/configs"
+    shutil.copy2(configs / "testrfs_defconfig", configs / "testrfs_aarch64_defconfig")  # the x86_64 one, misnamed
+    with pytest.raises(ConfigError, match="testrfs_aarch64_defconfig builds for x86_64, not aarch64"):
         build_rootfs(settings_of(br_project), "testrfs", "aarch64", "buildroot")
 
     set_buildroot(br_project, external="no-such-tree")
@@ -301,9 +302,12 @@ def test_cli_build_with_the_buildroot_backend(br_project: Project) -> None:
 def test_cli_check_passes_for_the_repository_defconfigs(br_project: Project) -> None:
     result = br_project.invoke("buildroot.check")
     assert result.returncode == 0, result.stderr
+    form = "lines kept by kconfig, savedefconfig form"
     assert result.stdout.splitlines() == [
-        "apacheinit: buildroot-config/configs/apacheinit_defconfig: all 12 lines kept by kconfig, savedefconfig form",
-        "testrfs: buildroot-config/configs/testrfs_defconfig: all 8 lines kept by kconfig, savedefconfig form",
+        f"apacheinit/x86_64: buildroot-config/configs/apacheinit_defconfig: all 12 {form}",
+        f"apacheinit/aarch64: buildroot-config/configs/apacheinit_aarch64_defconfig: all 12 {form}",
+        f"testrfs/x86_64: buildroot-config/configs/testrfs_defconfig: all 8 {form}",
+        f"testrfs/aarch64: buildroot-config/configs/testrfs_aarch64_defconfig: all 8 {form}",
     ]
 
 
@@ -311,7 +315,7 @@ def test_cli_check_reports_dropped_lines_and_savedefconfig_refuses_them(br_proje
     defconfig = br_project.path / "buildroot-config/configs/testrfs_defconfig"
     broken = defconfig.read_text() + "BR2_NO_SUCH_SYMBOL=y\nBR2_PACKAGE_APACHE_MPM_EVENT=y\n"
     defconfig.write_text(broken)
-    result = br_project.invoke("buildroot.check", "--image", "testrfs")
+    result = br_project.invoke("buildroot.check", "--image", "testrfs", "--arch", "x86_64")
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
         "rootfs-ci: error: buildroot-config/configs/testrfs_defconfig: kconfig dropped 'BR2_NO_SUCH_SYMBOL=y', "
@@ -320,9 +324,10 @@ def test_cli_check_reports_dropped_lines_and_savedefconfig_refuses_them(br_proje
     )
     # savedefconfig would silently lose those lines: it refuses and leaves the file alone.
     settings = settings_of(br_project)
-    ws, [(name, image)] = configure.workspace(settings, Progress("test"), "testrfs", every=False)
+    ws, [(name, image, arch)] = configure.workspace(settings, Progress("test"), "testrfs", every=False)
+    assert arch == "x86_64"
     with pytest.raises(ConfigError, match="kconfig dropped 'BR2_NO_SUCH_SYMBOL=y'"):
-        configure.savedefconfig(ws, name, image)
+        configure.savedefconfig(ws, name, image, arch)
     assert defconfig.read_text() == broken
 
 
@@ -332,9 +337,13 @@ def test_cli_check_all_then_savedefconfig_normalises(br_project: Project) -> Non
     defconfig.write_text("".join(reversed(original.splitlines(True))))
     result = br_project.invoke("buildroot.check")
     assert result.returncode == 2
-    assert "testrfs: buildroot-config/configs/testrfs_defconfig is not in savedefconfig form (line 1:" in result.stderr
-    assert result.stderr.splitlines()[-1] == "rootfs-ci: error: 1 of 2 defconfigs failed the check (testrfs); see above"
-    assert result.stdout.startswith("apacheinit: ")
+    assert "testrfs/x86_64: buildroot-config/configs/testrfs_defconfig is not in savedefconfig form (line 1:" in (
+        result.stderr
+    )
+    assert result.stderr.splitlines()[-1] == (
+        "rootfs-ci: error: 1 of 4 defconfigs failed the check (testrfs/x86_64); see above"
+    )
+    assert result.stdout.startswith("apacheinit/x86_64: ")
 
     result = br_project.invoke("buildroot.savedefconfig", "--image", "testrfs")
     assert result.returncode == 0, result.stderr
@@ -342,7 +351,7 @@ def test_cli_check_all_then_savedefconfig_normalises(br_project: Project) -> Non
     assert defconfig.read_text() == original
     assert oct(defconfig.stat().st_mode & 0o777) == "0o644"
     assert sorted(p.name for p in (br_project.path / "buildroot-config/configs").iterdir()) == [
-        "apacheinit_defconfig", "testrfs_defconfig",
+        "apacheinit_aarch64_defconfig", "apacheinit_defconfig", "testrfs_aarch64_defconfig", "testrfs_defconfig",
     ]  # fmt: skip
 
 
@@ -359,5 +368,5 @@ def test_cli_menuconfig_saves_the_edit_back_in_normal_form(br_project: Project) 
     assert defconfig.read_text().splitlines() == [
         *lines[:at], "BR2_PACKAGE_APACHE=y", "BR2_PACKAGE_APACHE_MPM_EVENT=y", *lines[at:],
     ]  # fmt: skip
-    ws, [(name, image)] = configure.workspace(settings_of(br_project), Progress("test"), "testrfs", every=False)
-    assert configure.check_image(ws, name, image).endswith("all 10 lines kept by kconfig, savedefconfig form")
+    ws, [target] = configure.workspace(settings_of(br_project), Progress("test"), "testrfs", every=False)
+    assert configure.check_image(ws, *target).endswith("all 10 lines kept by kconfig, savedefconfig form")

@@ -39,7 +39,8 @@ def leftovers(project: Project, shared_cache: Path) -> list[str]:
 
 
 def containers_of(client: docker.DockerClient, pid: int) -> list[str]:
-    return [c.name for c in client.containers.list(all=True, sparse=True, filters={"label": f"{labels.PID}={pid}"})]
+    found = client.containers.list(all=True, sparse=True, filters={"label": f"{labels.PID}={pid}"})
+    return [c.attrs["Names"][0].lstrip("/") for c in found]
 
 
 @pytest.mark.parametrize(

@@ -43,9 +43,10 @@ def our_containers(client: docker.DockerClient, pid: int | None = None) -> list[
     """Containers of smoke runs that are over (or of the run with this pid); other sessions' live runs
     on the same engine are not ours to count."""
     found = client.containers.list(all=True, sparse=True, filters={"label": labels.RUN})
+    found_labels = [(c.attrs["Names"][0].lstrip("/"), c.attrs.get("Labels") or {}) for c in found]
     if pid is not None:
-        return [c.name for c in found if c.labels.get(labels.PID) == str(pid)]
-    return [c.name for c in found if not labels.owner_alive(c.labels)]
+        return [name for name, tags in found_labels if tags.get(labels.PID) == str(pid)]
+    return [name for name, tags in found_labels if not labels.owner_alive(tags)]
 
 
 @pytest.mark.parametrize("image", ["apacheinit", "testrfs"])

@@ -21,7 +21,7 @@ from ci.fsutil import atomic_output, scratch_dir
 from ci.progress import Progress
 
 SHOWN_LINES = 5
-Targets = list[tuple[str, ImageConfig]]
+Targets = list[tuple[str, ImageConfig, str]]  # (image, its config, arch)
 
 
 @dataclass(frozen=True)
@@ -33,20 +33,30 @@ class Workspace:
     cache: Cache
     source: Path
 
-    def config_make(self, image: str) -> Make:
-        return Make(self.source, self.cache.config_output(image), self.external)
+    def config_make(self, image: str, arch: str) -> Make:
+        return Make(self.source, self.cache.config_output(f"{image}-{arch}"), self.external)
 
 
-def workspace(settings: Settings, progress: Progress, image: str | None, every: bool) -> tuple[Workspace, Targets]:
-    """The images to work on (``image``, or with ``every`` all images with a defconfig) and the source.
+def workspace(
+    settings: Settings, progress: Progress, image: str | None, every: bool, arch: str | None = None
+) -> tuple[Workspace, Targets]:
+    """The (image, arch) pairs to work on (``image``, or with ``every`` all images with a defconfig;
+    every platform unless ``arch``) and the source.
 
     Everything local is checked before the source is fetched, so a typo never waits for a clone.
     """
     pin = settings.config.buildroot
     external = load_external(settings.project_dir, pin.external)
-    targets = list(images_with_defconfigs(settings, external)) if image is None and every else [settings.image(image)]
-    for name, config in targets:
-        external.defconfig(name, config)
+    images = list(images_with_defconfigs(settings, external)) if image is None and every else [settings.image(image)]
+    if not every and arch is None:
+        arch = images[0][1].platforms[0]
+    targets = [
+        (name, config, platform)
+        for name, config in images
+        for platform in ([settings.arch(config, arch)] if arch else config.platforms)
+    ]
+    for name, config, target_arch in targets:
+        external.defconfig(name, config, target_arch)
     cache = Cache(settings.cache_dir / "buildroot")
     source = source_tree(pin, settings.project_dir, cache, progress)
     return Workspace(settings, external, cache, source), targets
@@ -86,11 +96,11 @@ def _first_difference(expected: str, actual: str) -> str:
     return f"Buildroot writes {len(expected.splitlines())} lines, the file has {len(actual.splitlines())}"
 
 
-def check_image(workspace: Workspace, name: str, image: ImageConfig) -> str:
+def check_image(workspace: Workspace, name: str, image: ImageConfig, arch: str) -> str:
     """The defconfig survives kconfig unchanged and is in savedefconfig form."""
     project_dir = workspace.settings.project_dir
-    defconfig = workspace.external.defconfig(name, image)
-    make = workspace.config_make(name)
+    defconfig = workspace.external.defconfig(name, image, arch)
+    make = workspace.config_make(name, arch)
     kept = load_defconfig(make, defconfig, name, project_dir)
     with scratch_dir(workspace.cache.root / "tmp", "savedefconfig-") as scratch:
         saved = scratch / defconfig.name
@@ -102,7 +112,7 @@ def check_image(workspace: Workspace, name: str, image: ImageConfig) -> str:
             f"{shown(defconfig, project_dir)} is not in savedefconfig form ({_first_difference(normal, current)}); "
             f"run 'invoke buildroot.savedefconfig --image {name}'"
         )
-    return f"{name}: {shown(defconfig, project_dir)}: all {kept} lines kept by kconfig, savedefconfig form"
+    return f"{name}/{arch}: {shown(defconfig, project_dir)}: all {kept} lines kept by kconfig, savedefconfig form"
 
 
 def save_defconfig(make: Make, defconfig: Path, project_dir: Path) -> str:
@@ -116,18 +126,18 @@ def save_defconfig(make: Make, defconfig: Path, project_dir: Path) -> str:
     return f"{shown(defconfig, project_dir)}: {'updated' if changed else 'unchanged'}"
 
 
-def savedefconfig(workspace: Workspace, name: str, image: ImageConfig) -> str:
+def savedefconfig(workspace: Workspace, name: str, image: ImageConfig, arch: str) -> str:
     """Rewrite the image's defconfig in Buildroot's normal form (refused if kconfig would drop a line)."""
-    defconfig = workspace.external.defconfig(name, image)
-    make = workspace.config_make(name)
+    defconfig = workspace.external.defconfig(name, image, arch)
+    make = workspace.config_make(name, arch)
     load_defconfig(make, defconfig, name, workspace.settings.project_dir)
     return save_defconfig(make, defconfig, workspace.settings.project_dir)
 
 
-def menuconfig(workspace: Workspace, name: str, image: ImageConfig) -> str:
+def menuconfig(workspace: Workspace, name: str, image: ImageConfig, arch: str) -> str:
     """Edit the image's defconfig in Buildroot's menuconfig, then save it back."""
-    defconfig = workspace.external.defconfig(name, image)
-    make = workspace.config_make(name)
+    defconfig = workspace.external.defconfig(name, image, arch)
+    make = workspace.config_make(name, arch)
     load_defconfig(make, defconfig, name, workspace.settings.project_dir)
     make.interactive("menuconfig")
     return save_defconfig(make, defconfig, workspace.settings.project_dir)

@@ -25,8 +25,16 @@ class External:
         """The make/kconfig variable Buildroot sets to this tree's path."""
         return f"BR2_EXTERNAL_{self.name}_PATH"
 
-    def defconfig(self, image_name: str, image: ImageConfig) -> Path:
-        name = image.buildroot.defconfig or f"{image_name}_defconfig"
+    def defconfig(self, image_name: str, image: ImageConfig, arch: str | None = None) -> Path:
+        """IMAGE_defconfig for the image's first platform, IMAGE_ARCH_defconfig for the others, or
+        ``buildroot.defconfig`` with ``{arch}`` replaced (a defconfig builds one architecture)."""
+        arch = arch or image.platforms[0]
+        if image.buildroot.defconfig:
+            name = image.buildroot.defconfig.replace("{arch}", arch)
+        elif arch == image.platforms[0]:
+            name = f"{image_name}_defconfig"
+        else:
+            name = f"{image_name}_{arch}_defconfig"
         if not name.endswith("_defconfig") or "/" in name:
             raise ConfigError(
                 f"{NAMESPACE}.images.{image_name}.buildroot.defconfig: {name!r} must be a NAME_defconfig file "
@@ -35,7 +43,7 @@ class External:
         path = self.path / "configs" / name
         if not path.is_file():
             raise ConfigError(
-                f"{path} does not exist: image {image_name!r} needs a Buildroot defconfig there "
+                f"{path} does not exist: image {image_name!r} ({arch}) needs a Buildroot defconfig there "
                 f"(or set {NAMESPACE}.images.{image_name}.buildroot.defconfig)"
             )
         return path

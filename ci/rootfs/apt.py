@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 import time
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ci.errors import BackendError
-from ci.fsutil import scratch_dir, sha256_file
+from ci.fsutil import scratch_dir, sha256_file, write_atomic
 from ci.procs import run_tool
 from ci.progress import Progress
 
@@ -110,6 +112,29 @@ def apt_for(deb_arch: str, cache_dir: Path, progress: Progress) -> Apt:
     return apt
 
 
+def lists_fingerprint(apt: Apt) -> str:
+    """Changes whenever apt's package lists change (apt-get update), so resolutions can be reused."""
+    lists = Path("/var/lib/apt/lists")
+    for option in apt.options:
+        if option.startswith("Dir::State::Lists="):
+            lists = Path(option.partition("=")[2])
+    entries = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in lists.glob("*_Packages*"))
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
+
+
+def resolve(apt: Apt, names: Sequence[str], deb_arch: str, cache_dir: Path) -> dict[str, tuple[str, str, str]]:
+    """apt.show, remembered until the package lists change (apt-cache takes a second or two)."""
+    key = hashlib.sha256(json.dumps([lists_fingerprint(apt), deb_arch, sorted(names)]).encode()).hexdigest()
+    remembered = cache_dir / "apt" / "resolved" / f"{key}.json"
+    try:
+        return {name: (v[0], v[1], v[2]) for name, v in json.loads(remembered.read_text()).items()}
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    candidates = apt.show(names, deb_arch)
+    write_atomic(remembered, json.dumps(candidates).encode())
+    return candidates
+
+
 def fetch_packages(
     apt: Apt, names: Sequence[str], deb_arch: str, cache_dir: Path, progress: Progress
 ) -> list[DebPackage]:
@@ -118,7 +143,7 @@ def fetch_packages(
     debs_dir.mkdir(parents=True, exist_ok=True)
     packages: list[DebPackage] = []
     missing: list[DebPackage] = []
-    candidates = apt.show(names, deb_arch)
+    candidates = resolve(apt, names, deb_arch, cache_dir)
     for name in names:
         version, arch, sha256 = candidates[name]
         package = DebPackage(name, version, arch, sha256, debs_dir / deb_file_name(name, version, arch))

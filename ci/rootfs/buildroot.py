@@ -168,7 +168,7 @@ def assemble(settings: Settings, name: str, image: ImageConfig, arch: str, work:
     """Build the image's defconfig with Buildroot; the rootfs tree is extracted under ``work``."""
     ws, _ = workspace(settings, progress, name, every=False)
     pin = settings.config.buildroot
-    defconfig = ws.external.defconfig(name, image)
+    defconfig = ws.external.defconfig(name, image, arch)
     wanted = values(defconfig.read_text(encoding="utf-8"))
     overlays = overlay_dirs(wanted.get("BR2_ROOTFS_OVERLAY", ""), ws.external, ws.source)
     output = ws.cache.output(name, arch)

@@ -18,7 +18,7 @@ from pathlib import Path
 from ci.archive import extract_tar
 from ci.config import DebianOptions, HttpdOptions, ImageConfig
 from ci.errors import BackendError, ConfigError
-from ci.fsutil import resolve_in_root, rootfs_path
+from ci.fsutil import resolve_in_root, rootfs_path, scratch_dir
 from ci.progress import Progress
 from ci.rootfs.apt import DEB_ARCH, Apt, DebPackage, apt_for, fetch_packages
 from ci.rootfs.elf import is_elf, read_elf
@@ -69,6 +69,22 @@ def extract_deb(deb: Path, into: Path) -> None:
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode != 0:
         raise BackendError(f"{deb.name}: dpkg-deb failed ({stderr.strip()[:200]}); delete it from the cache")
+
+
+def extracted(package: DebPackage, cache_dir: Path) -> Path:
+    """The package's files, extracted once per .deb sha256 and then only read (never written)."""
+    root = cache_dir / "extracted" / package.arch / f"{package.name}-{package.sha256[:16]}"
+    if root.is_dir():
+        return root
+    with scratch_dir(cache_dir / "tmp", f"extract-{package.name}-") as scratch:
+        extract_deb(package.path, scratch / "tree")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            (scratch / "tree").rename(root)
+        except OSError:
+            if not root.is_dir():  # a concurrent build won the race with the same content: fine
+                raise
+    return root
 
 
 class PackageTrees:
@@ -188,17 +204,20 @@ def run_target(tree: Path, arch: str, binary: str, args: Sequence[str]) -> str:
     return result.stdout
 
 
-def link_busybox_applets(tree: Path, arch: str) -> int:
-    """Symlink each applet busybox offers, unless another program already has that name."""
+def link_busybox_applets(tree: Path, arch: str, only: Sequence[str] = ()) -> int:
+    """Symlink each applet busybox offers (or only those named), unless another program has that name."""
     if not (tree / "bin/busybox").is_file():
         raise ConfigError("debian.busybox_links needs /bin/busybox: add busybox to packages and files")
     taken = {
         entry.name for directory in BIN_DIRS if (tree / directory).is_dir() for entry in (tree / directory).iterdir()
     }
+    offered = [rootfs_path(line) for line in run_target(tree, arch, "/bin/busybox", ["--list-full"]).split()]
+    unknown = sorted(set(only) - {applet.name for applet in offered})
+    if unknown:
+        raise ConfigError(f"debian.busybox_applets: this busybox has no applet {', '.join(unknown)}; remove it")
     linked = 0
-    for line in run_target(tree, arch, "/bin/busybox", ["--list-full"]).split():
-        applet = rootfs_path(line)
-        if applet.name in taken or applet.as_posix() == "bin/busybox":
+    for applet in offered:
+        if applet.name in taken or applet.as_posix() == "bin/busybox" or (only and applet.name not in only):
             continue
         link = tree / applet
         link.parent.mkdir(parents=True, exist_ok=True)
@@ -275,12 +294,8 @@ def assemble(
         apt or apt_for(deb_arch, cache_dir, progress), options.packages, deb_arch, cache_dir, progress
     )
     assembly = Assembly(packages=packages)
-    trees = []
-    for package in packages:
-        root = work / "debs" / package.name
-        extract_deb(package.path, root)
-        trees.append((package.name, root))
-    progress.step(f"extracted {len(trees)} packages")
+    trees = [(package.name, extracted(package, cache_dir)) for package in packages]
+    progress.step(f"{len(trees)} packages extracted (cached by sha256)")
     package_trees = PackageTrees(trees, arch)
 
     tree = work / "rootfs"
@@ -297,5 +312,5 @@ def assemble(
     _check_loaders(tree)
     progress.step(f"ELF closure: {libraries} libraries")
     if options.busybox_links:
-        progress.step(f"busybox: {link_busybox_applets(tree, arch)} applet links")
+        progress.step(f"busybox: {link_busybox_applets(tree, arch, options.busybox_applets)} applet links")
     return tree, assembly

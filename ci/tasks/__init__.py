@@ -10,7 +10,7 @@ from invoke.config import Config
 
 from ci.config import NAMESPACE, preflight
 from ci.errors import ConfigError
-from ci.tasks import buildroot, qemu, registry, release, smoke, stages
+from ci.tasks import buildroot, qemu, registry, release, smoke, stages, workflow
 
 
 def namespace(project_dir: Path) -> Collection:
@@ -30,5 +30,6 @@ def namespace(project_dir: Path) -> Collection:
     for release_task in release.TASKS:
         ns.add_task(release_task)
     ns.add_collection(buildroot.collection())
+    workflow.install(ns)
     ns.configure({NAMESPACE: {"project_dir": str(project_dir)}})
     return ns

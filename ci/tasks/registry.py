@@ -7,6 +7,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from ci.config import Settings
+from ci.errors import ConfigError
 from ci.publish import publish as publish_image
 from ci.publish import resolve_tags
 from ci.publish import verify as verify_image
@@ -54,6 +55,7 @@ def down(c: Context) -> None:
         "ref": "git ref the image was built from (refs/tags/v1.2.3, refs/heads/main); tags follow "
         "rootfs_ci.tags.rules (default: tag with the CHANGELOG version only)",
         "sha": "git commit the image was built from (for type=sha tags)",
+        "by_digest": "push by digest only, no tags (a release merges the architectures with 'invoke publish-index')",
     }
 )
 @edge
@@ -64,11 +66,15 @@ def publish(
     registry: str | None = None,
     ref: str | None = None,
     sha: str | None = None,
+    by_digest: bool = False,
 ) -> None:
     """Push the smoke-tested image to the registry: blobs, manifest by digest, then its tags."""
     config = settings(c)
-    record = publish_image(config, image, arch, registry, resolve_tags(config, ref, sha))
-    emit(f"published {record['reference']}", f"tags: {' '.join(record['tags'])}")
+    if by_digest and (ref or sha):
+        raise ConfigError("--by-digest pushes no tags, so --ref and --sha do not apply; drop them")
+    tags = [] if by_digest else resolve_tags(config, ref, sha)
+    record = publish_image(config, image, arch, registry, tags, by_digest=by_digest)
+    emit(f"published {record['reference']}", f"tags: {' '.join(record['tags']) or 'none (by digest)'}")
 
 
 @task(
