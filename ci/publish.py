@@ -8,6 +8,7 @@ RepoDigest is that smoke-tested digest, and runs the smoke spec on the pulled im
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,13 +19,14 @@ from docker.errors import APIError, DockerException, ImageNotFound
 from ci.config import Settings
 from ci.engine import connect
 from ci.errors import ConfigError, EngineError, ImageError, RegistryError, SmokeFailure
+from ci.image.oci import MEDIA_INDEX, PLATFORMS
 from ci.progress import Progress
 from ci.records import read_record, stage_dir, write_record
 from ci.registry.auth import Credentials, find_credentials
 from ci.registry.client import open_client
 from ci.registry.layout import read_layout
 from ci.registry.push import push_image
-from ci.registry.repository import Repository
+from ci.registry.repository import MEDIA_DOCKER_LIST, Repository
 from ci.registry.target import RegistryTarget, check_tag, parse_target
 from ci.version import project_version
 
@@ -151,11 +153,21 @@ def _pull(engine: docker.DockerClient, repository: str, tag: str, credentials: C
         raise EngineError(f"the engine failed while pulling {reference}: {type(exc).__name__}") from None
 
 
-def _repo_digests(engine: docker.DockerClient, target: RegistryTarget, repository: str, tag: str) -> set[str]:
+def platform_digest(index: Mapping[str, Any], arch: str) -> str | None:
+    """The digest an image index lists for ``arch`` (our architecture name)."""
+    architecture, variant = PLATFORMS[arch]
+    for entry in index.get("manifests") or []:
+        platform = entry.get("platform") or {}
+        if platform.get("architecture") == architecture and platform.get("variant", variant) == variant:
+            return str(entry.get("digest"))
+    return None
+
+
+def _repo_digests(engine: docker.DockerClient, target: RegistryTarget, repository: str, reference: str) -> set[str]:
     try:
-        attrs = engine.images.get(f"{target.host}/{repository}:{tag}").attrs
+        attrs = engine.images.get(reference).attrs
     except ImageNotFound:
-        raise EngineError(f"the engine reports no image {target.host}/{repository}:{tag} after pulling it") from None
+        raise EngineError(f"the engine reports no image {reference} after pulling it") from None
     names = {f"{target.host}/{repository}", repository, repository.removeprefix("library/")}
     found = set()
     for entry in attrs.get("RepoDigests") or []:
@@ -194,25 +206,35 @@ def verify(
     reference = f"{target.host}/{repository}:{tag}"
     progress = Progress("verify", reference)
     with open_client(target, environ) as client:
-        found = Repository(client, repository).head_manifest(tag)
-    if found is None:
-        raise RegistryError(f"{reference} does not exist; publish it first ('invoke publish --image {name}')")
-    if found.digest != expected:
-        raise RegistryError(f"{reference} is {found.digest}, but the smoke-tested digest is {expected}")
+        repo = Repository(client, repository)
+        found = repo.head_manifest(tag)
+        if found is None:
+            raise RegistryError(f"{reference} does not exist; publish it first ('invoke publish --image {name}')")
+        if found.media_type in (MEDIA_INDEX, MEDIA_DOCKER_LIST):
+            # A multi-arch index: this architecture's entry must be the smoke-tested manifest.
+            listed = platform_digest(json.loads(repo.get_manifest(tag)[0]), arch)
+            if listed != expected:
+                raise RegistryError(
+                    f"{reference} lists {listed or 'no manifest'} for {arch}, but the smoke-tested digest is {expected}"
+                )
+            progress.step(f"{reference} is an index; its {arch} entry is {expected[:19]}...")
+        elif found.digest != expected:
+            raise RegistryError(f"{reference} is {found.digest}, but the smoke-tested digest is {expected}")
     engine = connect()
-    _pull(engine, f"{target.host}/{repository}", tag, find_credentials(target.host, environ).credentials)
-    progress.step(f"pulled {reference}")
+    # By digest: one platform's manifest, whatever the tag names (a single manifest or an index).
+    pulled = f"{target.host}/{repository}@{expected}"
+    _pull(engine, f"{target.host}/{repository}", expected, find_credentials(target.host, environ).credentials)
+    progress.step(f"pulled {pulled}")
     try:
-        digests = _repo_digests(engine, target, repository, tag)
+        digests = _repo_digests(engine, target, repository, pulled)
         if expected not in digests:
             raise RegistryError(
-                f"the engine pulled {reference} as {', '.join(sorted(digests)) or 'no digest'}, "
-                f"not the smoke-tested {expected}"
+                f"the engine pulled {pulled} as {', '.join(sorted(digests)) or 'no digest'}, not the smoke-tested one"
             )
-        smoke_record = run_pulled_smoke(settings, name, arch, reference)
+        smoke_record = run_pulled_smoke(settings, name, arch, pulled)
     finally:
         if not keep:
-            _remove(engine, reference)
+            _remove(engine, pulled)
     record: dict[str, Any] = {
         "stage": "verify",
         "image": name,

@@ -302,6 +302,17 @@ def test_release_flow_walked_against_a_local_registry(
             check=False,
         )
         assert (ran.returncode, ran.stdout.strip()) == (0, "aarch64"), ran.stderr
+
+        # invoke verify pulls each platform of the index by digest, checks it, and smokes it again
+        for arch in ("x86_64", "aarch64"):
+            verified = subprocess.run(
+                [sys.executable, "-m", "invoke", "verify", "--image", "testrfs", "--arch", arch, "--tag", "1.2.3",
+                 "--registry", registry],
+                cwd=index_job_dir, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert verified.returncode == 0, verified.stderr
+            assert f"{arch} entry is {digests[arch][:19]}" in verified.stderr
+            assert "passed, 0 failed" in verified.stderr
     finally:
         for reference in [*local_refs, pulled, *image_ids]:
             subprocess.run(["docker", "rmi", reference], capture_output=True, check=False)

@@ -91,6 +91,7 @@ def build_image(settings: Settings, name: str | None, arch: str | None, tag: str
         "manifest_digest": written.manifest.digest,
         "layer": {"digest": written.layer.digest, "size": written.layer.size, "diff_id": written.diff_id},
         "rootfs_sha256": expected,
+        "rootfs_size": build["rootfs"]["size"],
         "labels": image_settings.labels,
     }
     write_record(out_dir / "image.json", record)

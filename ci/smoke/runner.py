@@ -42,18 +42,14 @@ def _image(client: docker.DockerClient, reference: str, name: str) -> Image:
         raise EngineError(f"cannot inspect {reference}: {exc}") from None
 
 
-def _records_for(settings: Settings, name: str, arch: str, image: Image) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The build and image records of exactly this image (by image ID or registry digest), if any."""
-    directory = stage_dir(settings.dist_dir, name, arch)
+def _image_record(settings: Settings, name: str, arch: str, image: Image) -> dict[str, Any]:
+    """The image record of exactly this image (by image ID or registry digest), if there is one."""
     try:
-        image_record = json.loads((directory / "image.json").read_text())
-        build_record = json.loads((directory / "rootfs.json").read_text())
+        record = json.loads((stage_dir(settings.dist_dir, name, arch) / "image.json").read_text())
     except (OSError, ValueError):
-        return {}, {}
+        return {}
     digests = {image.id} | {digest.rpartition("@")[2] for digest in image.attrs.get("RepoDigests") or []}
-    if digests & {image_record.get("image_id"), image_record.get("manifest_digest")}:
-        return build_record, image_record
-    return {}, {}
+    return record if digests & {record.get("image_id"), record.get("manifest_digest")} else {}
 
 
 def _run_options(spec: Spec) -> dict[str, Any]:
@@ -144,13 +140,13 @@ def run_smoke(
     require_emulation(arch)
     client = connect()
     image = _image(client, reference, name)
-    build_record, image_record = _records_for(settings, name, arch, image)
+    image_record = _image_record(settings, name, arch, image)
 
     results: list[CheckResult] = []
     if spec.metadataTest:
         results += checks.metadata_checks(spec.metadataTest, image)
     if spec.sizeBudget:
-        rootfs_bytes = build_record.get("rootfs", {}).get("size")
+        rootfs_bytes = image_record.get("rootfs_size")
         layer_bytes = image_record.get("layer", {}).get("size")
         results += checks.size_checks(spec.sizeBudget, rootfs_bytes, layer_bytes)
     logs = ""
