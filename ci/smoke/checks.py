@@ -12,6 +12,7 @@ import tarfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -381,16 +382,30 @@ def _read_for(raw: socket.socket, seconds: float) -> str:
     return data.decode(errors="replace")
 
 
+def engine_time(stamp: str) -> float:
+    """Seconds since the epoch of an engine timestamp (RFC 3339 with nanoseconds)."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    seconds = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return seconds + float(f"0.{fraction or 0}")
+
+
 def stop_check(test: s.StopCheck, target: Target) -> CheckResult:
+    """``docker stop``: the container must exit within maxSeconds of the request, by itself (not killed).
+
+    The time is the request to the container's exit as the engine records it (State.FinishedAt), so
+    the engine's own teardown after the exit does not count; the wall time of the call is shown too."""
+
     def check() -> Outcome:
         container = target.running()
-        started = time.monotonic()
+        requested, started = time.time(), time.monotonic()
         container.stop(timeout=max(10, int(test.maxSeconds) + 1))
-        seconds = time.monotonic() - started
+        wall = time.monotonic() - started
         container.reload()
-        exit_code = container.attrs["State"]["ExitCode"]
-        passed = seconds <= test.maxSeconds and (test.exitCode is None or exit_code == test.exitCode)
-        expected = f"stops within {test.maxSeconds:.2f}s" + ("" if test.exitCode is None else f", exit {test.exitCode}")
-        return passed, expected, f"stopped in {seconds:.2f}s, exit {exit_code}"
+        state = container.attrs["State"]
+        exited = engine_time(state["FinishedAt"]) - requested
+        exit_code = state["ExitCode"]
+        passed = exited <= test.maxSeconds and (test.exitCode is None or exit_code == test.exitCode)
+        expected = f"exits within {test.maxSeconds:.2f}s" + ("" if test.exitCode is None else f", exit {test.exitCode}")
+        return passed, expected, f"exited after {exited:.2f}s (docker stop took {wall:.2f}s), exit {exit_code}"
 
     return timed("stop", "graceful docker stop", check)
