@@ -63,9 +63,8 @@ def build_image(settings: Settings, name: str | None, arch: str | None, tag: str
     # Written and loaded from this run's own scratch dir, then moved into dist/: concurrent runs
     # of one image with different tags never load each other's archive.
     with scratch_dir(settings.cache_dir / "tmp", f"image-{name}-{arch}-") as scratch:
-        written = write_image_archive(
-            rootfs_tar, expected, scratch / "layer.tar.gz", scratch / "image.tar", image_settings, reference
-        )
+        layer_gz = settings.cache_dir / "layers" / f"{expected}.tar.gz"  # compressed once per rootfs
+        written = write_image_archive(rootfs_tar, expected, layer_gz, scratch / "image.tar", image_settings, reference)
         progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip, manifest {written.manifest.digest[:19]}...")
         try:
             with written.archive.open("rb") as archive:
@@ -79,8 +78,7 @@ def build_image(settings: Settings, name: str | None, arch: str | None, tag: str
                 f"the engine reports image ID {loaded.id} for {reference}, expected {written.config.digest}; "
                 "the engine rewrote the image"
             )
-        for produced in ("layer.tar.gz", "image.tar"):
-            os.replace(scratch / produced, out_dir / produced)
+        os.replace(scratch / "image.tar", out_dir / "image.tar")
     record: dict[str, Any] = {
         "stage": "image",
         "image": name,

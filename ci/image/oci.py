@@ -76,13 +76,16 @@ def _blob(media_type: str, data: bytes) -> Blob:
     return Blob(media_type, "sha256:" + hashlib.sha256(data).hexdigest(), len(data))
 
 
+GZIP_LEVEL = 6  # gzip's and the engine's default: within 0.5% of level 9's size, three times faster
+
+
 def compress_layer(rootfs_tar: Path, output: Path) -> Blob:
     """Deterministic gzip: no file name, mtime 0, fixed level."""
     with (
         atomic_output(output) as tmp,
         tmp.open("wb") as raw,
         rootfs_tar.open("rb") as source,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as gz,
     ):
         shutil.copyfileobj(source, gz, 1 << 20)
     return Blob(MEDIA_LAYER_GZIP, "sha256:" + sha256_file(output), output.stat().st_size)
@@ -131,8 +134,12 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, source: Pat
 def write_image_archive(
     rootfs_tar: Path, rootfs_sha256: str, layer_gz: Path, archive: Path, settings: ImageSettings, reference: str
 ) -> WrittenImage:
-    """Write the loadable archive for ``reference`` (e.g. 'apacheinit:dev')."""
-    layer = compress_layer(rootfs_tar, layer_gz)
+    """Write the loadable archive for ``reference`` (e.g. 'apacheinit:dev'). ``layer_gz`` is where the
+    gzip layer of this rootfs goes; when it is already there (a cache keyed by the rootfs digest), it is reused."""
+    if layer_gz.is_file():
+        layer = Blob(MEDIA_LAYER_GZIP, "sha256:" + sha256_file(layer_gz), layer_gz.stat().st_size)
+    else:
+        layer = compress_layer(rootfs_tar, layer_gz)
     diff_id = f"sha256:{rootfs_sha256}"
     config_bytes = canonical_json(image_config(settings, diff_id))
     config = _blob(MEDIA_CONFIG, config_bytes)

@@ -6,7 +6,6 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from ci.buildroot import configure
 from ci.errors import ConfigError
 from ci.progress import Progress
 from ci.tasks.edge import edge, emit, settings
@@ -21,6 +20,8 @@ CHECK_ARCH_HELP = "only this architecture's defconfig (default: every platform o
 @edge
 def check(c: Context, image: str | None = None, arch: str | None = None) -> None:
     """Load each defconfig with Buildroot's kconfig: no line may be dropped, and it must be in savedefconfig form."""
+    from ci.buildroot import configure
+
     progress = Progress("buildroot.check")
     workspace, targets = configure.workspace(settings(c), progress, image, every=True, arch=arch)
     failed = []
@@ -43,6 +44,8 @@ def check(c: Context, image: str | None = None, arch: str | None = None) -> None
 @edge
 def menuconfig(c: Context, image: str | None = None, arch: str | None = None) -> None:
     """Edit an image's defconfig in Buildroot's menuconfig; on exit it is saved back (savedefconfig)."""
+    from ci.buildroot import configure
+
     progress = Progress("buildroot.menuconfig")
     workspace, [target] = configure.workspace(settings(c), progress, image, every=False, arch=arch)
     emit(configure.menuconfig(workspace, *target))
@@ -52,6 +55,8 @@ def menuconfig(c: Context, image: str | None = None, arch: str | None = None) ->
 @edge
 def savedefconfig(c: Context, image: str | None = None, arch: str | None = None) -> None:
     """Rewrite an image's defconfig in Buildroot's normal form (make savedefconfig)."""
+    from ci.buildroot import configure
+
     config = settings(c)
     arch = arch or config.image(image)[1].platforms[0]
     workspace, [target] = configure.workspace(

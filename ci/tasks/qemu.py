@@ -7,7 +7,6 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from ci.errors import ConfigError
-from ci.qemu import QEMU_NAMES, ensure_binfmt
 from ci.tasks.edge import edge, emit
 
 
@@ -15,6 +14,11 @@ from ci.tasks.edge import edge, emit
 @edge
 def setup(c: Context, arch: str | None = None) -> None:
     """Register qemu-user-static with binfmt_misc (root), so arm64 images run under emulation."""
+    from ci.qemu import (
+        QEMU_NAMES,
+        ensure_binfmt,
+    )
+
     for name in [arch] if arch else list(QEMU_NAMES):
         if name not in QEMU_NAMES:
             raise ConfigError(f"unknown architecture {name!r}; use one of: {', '.join(QEMU_NAMES)}")

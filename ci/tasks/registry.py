@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
 from ci.config import Settings
 from ci.errors import ConfigError
-from ci.publish import publish as publish_image
-from ci.publish import resolve_tags
-from ci.publish import verify as verify_image
-from ci.registry import local
 from ci.tasks.edge import edge, emit, settings
 from ci.tasks.stages import ARCH_HELP, IMAGE_HELP
+
+if TYPE_CHECKING:
+    from ci.registry import local
 
 REGISTRY_HELP = "target HOST[:PORT][/NAMESPACE], e.g. ghcr.io/owner (default: rootfs_ci.registry.target)"
 
 
 def local_registry(config: Settings) -> local.LocalRegistry:
+    from ci.registry import local
+
     return local.LocalRegistry(
         port=config.config.registry.local_port,
         storage=config.project_dir / config.config.registry.local_storage,
@@ -30,6 +33,8 @@ def local_registry(config: Settings) -> local.LocalRegistry:
 @edge
 def up(c: Context) -> None:
     """Start the embedded registry (docker-registry) on 127.0.0.1:rootfs_ci.registry.local_port, detached."""
+    from ci.registry import local
+
     registry = local_registry(settings(c))
     pid, already = local.start(registry)
     if already:
@@ -42,6 +47,8 @@ def up(c: Context) -> None:
 @edge
 def down(c: Context) -> None:
     """Stop the embedded registry that 'invoke registry.up' started."""
+    from ci.registry import local
+
     registry = local_registry(settings(c))
     pid = local.stop(registry)
     emit(f"registry {registry.address} stopped (pid {pid})" if pid else f"registry {registry.address} was not running")
@@ -69,6 +76,9 @@ def publish(
     by_digest: bool = False,
 ) -> None:
     """Push the smoke-tested image to the registry: blobs, manifest by digest, then its tags."""
+    from ci.publish import publish as publish_image
+    from ci.publish import resolve_tags
+
     config = settings(c)
     if by_digest and (ref or sha):
         raise ConfigError("--by-digest pushes no tags, so --ref and --sha do not apply; drop them")
@@ -96,6 +106,8 @@ def verify(
     keep: bool = False,
 ) -> None:
     """Pull a published tag, check it is the smoke-tested digest, and run the smoke spec on it."""
+    from ci.publish import verify as verify_image
+
     record = verify_image(settings(c), image, arch, tag, registry, keep=keep)
     emit(f"verified {record['reference']}: {record['manifest_digest']} ({record['checks']} smoke checks passed)")
 

@@ -9,8 +9,6 @@ from invoke.context import Context
 from invoke.tasks import Task, task
 
 from ci.errors import ConfigError
-from ci.release import apply_release, describe, plan_release
-from ci.tags import compute_tags, current_ref, current_sha
 from ci.tasks.edge import edge, emit, settings
 from ci.version import BUMPS
 
@@ -24,6 +22,12 @@ from ci.version import BUMPS
 @edge
 def release(c: Context, bump: str | None = None, dry_run: bool = False) -> None:
     """Release: move CHANGELOG.md's [Unreleased] notes to a dated version, commit it, tag vX.Y.Z."""
+    from ci.release import (
+        apply_release,
+        describe,
+        plan_release,
+    )
+
     if bump is None:
         raise ConfigError(f"--bump is required: one of {', '.join(BUMPS)}")
     config = settings(c)
@@ -55,6 +59,12 @@ def tags(
     default_branch: str | None = None,
 ) -> None:
     """Print the image tags for a ref and commit, one per line, in metadata-action's order."""
+    from ci.tags import (
+        compute_tags,
+        current_ref,
+        current_sha,
+    )
+
     config = settings(c)
     emit(
         *compute_tags(

@@ -8,9 +8,6 @@ from typing import Any
 from invoke.context import Context
 from invoke.tasks import task
 
-from ci.engine import connect
-from ci.smoke import run_smoke
-from ci.smoke.containers import clean_leftovers
 from ci.tasks.edge import edge, emit, settings
 from ci.tasks.stages import ARCH_HELP, IMAGE_HELP, TAG_HELP
 
@@ -34,6 +31,8 @@ def smoke(
     junit: str | None = None,
 ) -> None:
     """Run the image's own CMD as PID 1 and check it against its smoke spec."""
+    from ci.smoke import run_smoke
+
     record = run_smoke(settings(c), image, arch, tag, Path(spec) if spec else None, Path(junit) if junit else None)
     emit(f"smoke {record['reference']}: passed ({len(record['checks'])} checks)")
 
@@ -42,6 +41,9 @@ def smoke(
 @edge
 def clean(c: Context) -> None:
     """Remove containers left by crashed or killed rootfs-ci runs (those whose process is gone)."""
+    from ci.engine import connect
+    from ci.smoke.containers import clean_leftovers
+
     removed = clean_leftovers(connect())
     emit(f"removed {len(removed)} leftover container(s)" + (f": {', '.join(removed)}" if removed else ""))
 

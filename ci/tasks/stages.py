@@ -8,9 +8,6 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from ci.image.build import build_image
-from ci.rootfs.build import build_rootfs
-from ci.smoke import run_smoke
 from ci.tasks.edge import edge, emit, settings
 
 IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image)"
@@ -28,6 +25,8 @@ def rootfs_line(record: dict[str, Any]) -> str:
 @edge
 def build(c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None) -> None:
     """Build the rootfs: dist/IMAGE/ARCH/rootfs.tar and rootfs.json."""
+    from ci.rootfs.build import build_rootfs
+
     record = build_rootfs(settings(c), image, arch, backend)
     emit(rootfs_line(record))
 
@@ -36,6 +35,8 @@ def build(c: Context, image: str | None = None, arch: str | None = None, backend
 @edge
 def image(c: Context, image: str | None = None, arch: str | None = None, tag: str | None = None) -> None:
     """Write the image from the built rootfs and load it into the local Docker engine."""
+    from ci.image.build import build_image
+
     record = build_image(settings(c), image, arch, tag)
     emit(f"image {record['reference']}: {record['image_id']}")
 
@@ -46,6 +47,10 @@ def pipeline(
     c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None, tag: str | None = None
 ) -> None:
     """The main job: build the rootfs, make the image, smoke-test it (the README's one command)."""
+    from ci.image.build import build_image
+    from ci.rootfs.build import build_rootfs
+    from ci.smoke import run_smoke
+
     config = settings(c)
     built = build_rootfs(config, image, arch, backend)
     loaded = build_image(config, built["image"], built["arch"], tag)

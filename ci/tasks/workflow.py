@@ -11,11 +11,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from ci.errors import ConfigError
-from ci.index import publish_index as merge_index
-from ci.lint import lint as lint_workflows
-from ci.matrix import build_matrix, job_info, write_outputs, write_summary
 from ci.progress import Progress
-from ci.publish import resolve_tags
 from ci.tasks.edge import edge, emit, settings
 from ci.tasks.registry import REGISTRY_HELP
 from ci.tasks.stages import ARCH_HELP, BACKEND_HELP, IMAGE_HELP
@@ -28,6 +24,12 @@ def matrix(c: Context, backend: str | None = None) -> None:
 
     In GitHub Actions it also sets the step outputs 'matrix' and 'images' (a JSON list of image names).
     """
+    from ci.matrix import (
+        build_matrix,
+        write_outputs,
+        write_summary,
+    )
+
     found = build_matrix(settings(c), backend)
     progress = Progress("matrix")
     for reason in found.skipped:
@@ -47,6 +49,11 @@ def ci_info(c: Context, image: str | None = None, arch: str | None = None, backe
     Prints key=value lines; in GitHub Actions they are also step outputs (dist, dist-root, backend,
     cache-key, cache-restore-keys, cache-paths, buildroot-log; the cache ones are empty for debian).
     """
+    from ci.matrix import (
+        job_info,
+        write_outputs,
+    )
+
     outputs = job_info(settings(c), image, arch, backend)
     write_outputs(outputs, os.environ)
     for key_name, value in outputs.items():
@@ -57,7 +64,8 @@ def ci_info(c: Context, image: str | None = None, arch: str | None = None, backe
 @edge
 def lint(c: Context) -> None:
     """Check .github/workflows offline: schema, zizmor, pinned actions, reusable calls, invoke tasks and flags."""
-    from ci.tasks import namespace  # noqa: PLC0415 (the task tree imports this module)
+    from ci.lint import lint as lint_workflows
+    from ci.tasks import namespace
 
     project_dir = settings(c).project_dir
     problems = lint_workflows(project_dir, namespace(project_dir))
@@ -88,6 +96,9 @@ def publish_index(
     digest: list[str] | None = None,
 ) -> None:
     """Merge the architectures pushed by digest into one multi-arch image index, then tag the index."""
+    from ci.index import publish_index as merge_index
+    from ci.publish import resolve_tags
+
     config = settings(c)
     record = merge_index(config, image, registry, resolve_tags(config, ref, sha), digests=digest or ())
     platforms = ", ".join(f"{m['platform']} {m['digest'][:19]}..." for m in record["manifests"])
