@@ -29,10 +29,13 @@ from typing import Any
 
 import docker
 import requests
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from ci.config import load_settings  # noqa: E402
+from ci.image.build import build_image  # noqa: E402
 from ci.image.oci import compress_layer  # noqa: E402
 from ci.registry import local  # noqa: E402
 from ci.rootfs.elf import is_elf  # noqa: E402
@@ -282,7 +285,8 @@ def baselines(client: docker.DockerClient, project: Project, work: Path, runs: i
         )
 
     figures = {
-        "ours: invoke image": median([project.run("image", "--tag", "ours") for _ in range(runs)]),
+        "ours: invoke image (CLI, layer cached)": median([project.run("image", "--tag", "ours") for _ in range(runs)]),
+        **in_process_image(project, runs),
         "recipe: docker import + docker build": median([timed(recipe) for _ in range(runs)]),
         "docker build FROM scratch + ADD rootfs.tar": median([timed(scratch) for _ in range(runs)]),
     }
@@ -313,6 +317,21 @@ def baselines(client: docker.DockerClient, project: Project, work: Path, runs: i
         with contextlib.suppress(docker.errors.ImageNotFound):
             client.images.remove(image, force=True)
     return figures
+
+
+def in_process_image(project: Project, runs: int) -> dict[str, float]:
+    """The image stage without Python's and Invoke's start-up, like the Go CLIs it is compared with."""
+    raw = yaml.safe_load((project.path / "invoke.yaml").read_text())["rootfs_ci"]
+    config = load_settings(raw, project.path, os.environ)
+    cold, warm = [], []
+    for _ in range(runs):
+        shutil.rmtree(config.cache_dir / "layers", ignore_errors=True)
+        cold.append(timed(lambda: build_image(config, "apacheinit", None, "ours")))
+        warm.append(timed(lambda: build_image(config, "apacheinit", None, "ours")))
+    return {
+        "ours: image stage in-process, layer cold": median(cold),
+        "ours: image stage in-process, layer cached": median(warm),
+    }
 
 
 # ---- report --------------------------------------------------------------------------------------

@@ -355,8 +355,8 @@ def interactive_check(test: s.InteractiveCheck, target: Target, client: Any) -> 
         raw: socket.socket = sock._sock
         try:
             container.start()
-            output = _read_for(raw, 1.0)
-            raw.sendall(test.input.encode())
+            raw.sendall(test.input.encode())  # the TTY holds it until the shell reads
+            output = ""
             deadline = time.monotonic() + test.timeoutSeconds
             while _matches_all(test.expectedOutput, output) and time.monotonic() < deadline:
                 output += _read_for(raw, 0.2)
