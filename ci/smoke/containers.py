@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,8 @@ from ci import labels
 from ci.errors import EngineError
 from ci.signals import signals_deferred
 
+UNCERTAIN_WAIT = 3.0  # seconds the engine gets to finish a create request we stopped waiting for
+
 
 class RunContainers:
     """Creates containers labelled with this run's id; ``cleanup`` removes all of them."""
@@ -22,13 +25,22 @@ class RunContainers:
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
         self.run_id = uuid.uuid4().hex[:12]
+        self.created = 0
+        # Names whose create request was cut off by a signal: the engine may still be making them.
+        self.uncertain: set[str] = set()
 
     def create(self, image: str, **options: Any) -> Container:
         options.setdefault("labels", {}).update(labels.run_labels(self.run_id))
+        name = options.setdefault("name", f"rootfs-ci-{self.run_id}-{self.created}")
+        self.created += 1
+        self.uncertain.add(name)
         try:
-            return self.client.containers.create(image, **options)
+            container = self.client.containers.create(image, **options)
         except DockerException as exc:
+            self.uncertain.discard(name)
             raise EngineError(f"cannot create a container from {image}: {exc}") from None
+        self.uncertain.discard(name)
+        return container
 
     def _mine(self) -> list[Container]:
         return list(self.client.containers.list(all=True, filters={"label": f"{labels.RUN}={self.run_id}"}))
@@ -41,6 +53,19 @@ class RunContainers:
                 with contextlib.suppress(NotFound):
                     container.remove(force=True)
                     removed += 1
+                self.uncertain.discard(container.name)
+            deadline = time.monotonic() + UNCERTAIN_WAIT
+            for name in sorted(self.uncertain):
+                while True:
+                    try:
+                        self.client.containers.get(name).remove(force=True)
+                        removed += 1
+                        break
+                    except NotFound:
+                        if time.monotonic() > deadline:
+                            break
+                        time.sleep(0.05)
+            self.uncertain.clear()
         return removed
 
 
