@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import requests
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.stop_latency import one_run, published_port, wait_for_200  # noqa: E402
 from ci.config import load_settings  # noqa: E402
 from ci.image.build import build_image  # noqa: E402
 from ci.image.oci import compress_layer  # noqa: E402
@@ -155,30 +155,12 @@ def pipeline_times(work: Path, address: str, runs: int) -> dict[str, dict[str, f
 # ---- 3. runtime ----------------------------------------------------------------------------------
 
 
-def start_stop(client: docker.DockerClient, image: str, runs: int, **options: Any) -> dict[str, float]:
-    first_200, stop = [], []
-    for _ in range(runs):
-        started = time.monotonic()
-        container = client.containers.run(image, detach=True, ports={"80/tcp": ("127.0.0.1", None)}, **options)
-        try:
-            container.reload()
-            port = container.ports["80/tcp"][0]["HostPort"]
-            while True:
-                try:
-                    if requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() - started > 15:
-                    raise SystemExit(f"{image} did not answer HTTP 200 within 15 s")
-                time.sleep(0.005)
-            first_200.append(time.monotonic() - started)
-            stopping = time.monotonic()
-            container.stop(timeout=10)
-            stop.append(time.monotonic() - stopping)
-        finally:
-            container.remove(force=True)
-    return {"start_to_first_200_s": median(first_200), "docker_stop_s": median(stop)}
+def start_stop(client: docker.DockerClient, image: str, runs: int) -> dict[str, float]:
+    samples = [one_run(client, image) for _ in range(runs)]
+    return {
+        "start_to_first_200_s": median([first_200 for first_200, _ in samples]),
+        "docker_stop_s": median([stop for _, stop in samples]),
+    }
 
 
 def wrk(url: str, seconds: int = 5) -> float:
@@ -209,15 +191,7 @@ def host_httpd_rate(rootfs_tar: Path, work: Path) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the host httpd did not come up") from None
-                time.sleep(0.05)
+        wait_for_200(f"http://127.0.0.1:{port}/", "the host httpd")
         return wrk(f"http://127.0.0.1:{port}/")
     finally:
         httpd.terminate()
@@ -227,18 +201,9 @@ def host_httpd_rate(rootfs_tar: Path, work: Path) -> float:
 def container_rate(client: docker.DockerClient, image: str) -> float:
     container = client.containers.run(image, detach=True, ports={"80/tcp": ("127.0.0.1", None)})
     try:
-        container.reload()
-        port = container.ports["80/tcp"][0]["HostPort"]
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{image} did not come up") from None
-                time.sleep(0.05)
-        return wrk(f"http://127.0.0.1:{port}/")
+        url = f"http://127.0.0.1:{published_port(container)}/"
+        wait_for_200(url, image)
+        return wrk(url)
     finally:
         container.remove(force=True)
 

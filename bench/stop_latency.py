@@ -15,22 +15,31 @@ import docker
 import requests
 
 
+def wait_for_200(url: str, what: str, timeout: float = 10.0) -> None:
+    """Poll ``url`` (loopback) until it answers 200; give up after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not answer HTTP 200 within {timeout:.0f} s")
+        time.sleep(0.005)
+
+
+def published_port(container: docker.models.containers.Container) -> str:
+    container.reload()
+    return str(container.ports["80/tcp"][0]["HostPort"])
+
+
 def one_run(client: docker.DockerClient, image: str) -> tuple[float, float]:
+    """(start -> first HTTP 200, docker stop) in seconds, for one container of ``image``."""
     started = time.monotonic()
     container = client.containers.run(image, detach=True, ports={"80/tcp": ("127.0.0.1", None)})
     try:
-        container.reload()
-        port = container.ports["80/tcp"][0]["HostPort"]
-        deadline = started + 10
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{image} did not answer HTTP 200 within 10 s")
-            time.sleep(0.01)
+        wait_for_200(f"http://127.0.0.1:{published_port(container)}/", image)
         first_200 = time.monotonic() - started
         stopping = time.monotonic()
         container.stop(timeout=10)
