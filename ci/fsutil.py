@@ -7,10 +7,12 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from ci.errors import UnsafeArchiveError
+from ci.signals import signals_deferred
 
 MAX_SYMLINK_HOPS = 40
 
@@ -87,8 +89,21 @@ def write_atomic(path: Path, data: bytes) -> None:
 def scratch_dir(parent: Path, prefix: str) -> Iterator[Path]:
     """A temp directory under ``parent``, removed whatever happens."""
     parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    path: Path | None = None
     try:
+        with signals_deferred():  # an interrupt cannot fall between making the dir and owning its removal
+            path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         yield path
     finally:
+        if path is not None:
+            with signals_deferred():
+                _remove_tree(path)
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree, and again for a moment if the last writes of a killed tool still land."""
+    for _ in range(20):
         shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            return
+        time.sleep(0.05)

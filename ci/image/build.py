@@ -64,7 +64,9 @@ def build_image(settings: Settings, name: str | None, arch: str | None, tag: str
     # of one image with different tags never load each other's archive.
     with scratch_dir(settings.cache_dir / "tmp", f"image-{name}-{arch}-") as scratch:
         layer_gz = settings.cache_dir / "layers" / f"{expected}.tar.gz"  # compressed once per rootfs
-        written = write_image_archive(rootfs_tar, expected, layer_gz, scratch / "image.tar", image_settings, reference)
+        written = write_image_archive(
+            rootfs_tar, expected, layer_gz, scratch / "image.tar", image_settings, reference, reuse_layer=True
+        )
         progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip, manifest {written.manifest.digest[:19]}...")
         try:
             with written.archive.open("rb") as archive:

@@ -132,11 +132,19 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, source: Pat
 
 
 def write_image_archive(
-    rootfs_tar: Path, rootfs_sha256: str, layer_gz: Path, archive: Path, settings: ImageSettings, reference: str
+    rootfs_tar: Path,
+    rootfs_sha256: str,
+    layer_gz: Path,
+    archive: Path,
+    settings: ImageSettings,
+    reference: str,
+    *,
+    reuse_layer: bool = False,
 ) -> WrittenImage:
-    """Write the loadable archive for ``reference`` (e.g. 'apacheinit:dev'). ``layer_gz`` is where the
-    gzip layer of this rootfs goes; when it is already there (a cache keyed by the rootfs digest), it is reused."""
-    if layer_gz.is_file():
+    """Write the loadable archive for ``reference`` (e.g. 'apacheinit:dev'). The gzip layer is written
+    to ``layer_gz``; with ``reuse_layer`` an existing file there is taken as it is (for a cache whose
+    file names are rootfs digests)."""
+    if reuse_layer and layer_gz.is_file():
         layer = Blob(MEDIA_LAYER_GZIP, "sha256:" + sha256_file(layer_gz), layer_gz.stat().st_size)
     else:
         layer = compress_layer(rootfs_tar, layer_gz)
