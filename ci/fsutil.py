@@ -107,3 +107,23 @@ def _remove_tree(path: Path) -> None:
         if not path.exists():
             return
         time.sleep(0.05)
+
+
+def tree_listing(root: Path, *, with_content: bool = True) -> Iterator[bytes]:
+    """One sorted line per entry under ``root`` (a file: just it): kind, relative path, link target
+    or content digest, exec bit. What cache keys are made of."""
+    if root.is_file():
+        yield b"F " + root.name.encode() + b" " + (sha256_file(root).encode() if with_content else b"")
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            relative = path.relative_to(root).as_posix().encode()
+            if path.is_symlink():
+                yield b"L " + relative + b" -> " + os.readlink(path).encode()
+            elif path.is_file():
+                digest = sha256_file(path).encode() if with_content else b""
+                yield b"F " + relative + b" " + digest + (b" x" if os.access(path, os.X_OK) else b"")
+            else:
+                yield b"D " + relative

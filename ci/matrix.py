@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from ci.buildroot.external import load_external
 from ci.buildroot.source import Cache
 from ci.config import Settings
 from ci.errors import ConfigError
+from ci.fsutil import tree_listing
 from ci.image.oci import PLATFORMS
 from ci.records import stage_dir
 from ci.rootfs.build import BACKENDS
@@ -98,25 +98,6 @@ class CacheKey:
     paths: tuple[str, ...]
 
 
-def _tree_lines(root: Path) -> Iterator[bytes]:
-    """Relative path, kind, exec bit and content digest of every entry under ``root``, sorted."""
-    if root.is_file():
-        yield b"F " + root.name.encode() + b" " + hashlib.sha256(root.read_bytes()).hexdigest().encode()
-        return
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for entry in sorted(dirnames + filenames):
-            path = Path(dirpath) / entry
-            relative = path.relative_to(root).as_posix().encode()
-            if path.is_symlink():
-                yield b"L " + relative + b" " + os.readlink(path).encode()
-            elif path.is_file():
-                executable = b" x" if os.access(path, os.X_OK) else b""
-                yield b"F " + relative + b" " + hashlib.sha256(path.read_bytes()).hexdigest().encode() + executable
-            else:
-                yield b"D " + relative
-
-
 def _shown(path: Path, project_dir: Path) -> str:
     try:
         return path.relative_to(project_dir).as_posix()
@@ -142,7 +123,7 @@ def buildroot_cache_key(settings: Settings, name: str | None, arch: str | None) 
     ]
     for label, root in trees:
         digest.update(f"== {label}\n".encode())
-        for line in _tree_lines(root):
+        for line in tree_listing(root):
             digest.update(line + b"\n")
     prefix = f"rootfs-ci-buildroot-{pin.version}-{pin.commit[:12]}-{arch}-"
     cache = Cache(settings.cache_dir / "buildroot")

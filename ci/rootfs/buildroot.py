@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import tarfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from ci.buildroot.make import Make
 from ci.buildroot.source import Cache
 from ci.config import NAMESPACE, ImageConfig, Settings
 from ci.errors import BackendError, ConfigError, UnsafeArchiveError
-from ci.fsutil import sha256_file
+from ci.fsutil import sha256_file, tree_listing
 from ci.progress import Progress
 
 INPUTS_FILE = ".rootfs-ci-inputs"
@@ -52,21 +52,6 @@ def overlay_dirs(setting: str, external: External, source: Path) -> list[Path]:
     return [(source / external.expand(item, source)).resolve() for item in setting.split()]
 
 
-def _tree_listing(root: Path, with_content: bool) -> Iterator[bytes]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(dirnames + filenames):
-            path = Path(dirpath) / name
-            relative = path.relative_to(root).as_posix().encode()
-            if path.is_symlink():
-                yield b"L " + relative + b" -> " + os.readlink(path).encode()
-            elif path.is_file():
-                digest = sha256_file(path).encode() if with_content else b""
-                yield b"F " + relative + b" " + digest + (b" x" if os.access(path, os.X_OK) else b"")
-            else:
-                yield b"D " + relative
-
-
 def inputs_key(commit: str, arch: str, defconfig: Path, external: External, overlays: list[Path]) -> str:
     """Digest of the inputs whose change needs a clean output directory.
 
@@ -75,12 +60,12 @@ def inputs_key(commit: str, arch: str, defconfig: Path, external: External, over
     """
     digest = hashlib.sha256(f"{commit}\n{arch}\n".encode())
     digest.update(defconfig.read_bytes())
-    for line in _tree_listing(external.path, with_content=True):
+    for line in tree_listing(external.path, with_content=True):
         if not line.split(b" ")[1].startswith(b"configs/"):
             digest.update(line + b"\n")
     for overlay in overlays:
         digest.update(str(overlay).encode() + b"\n")
-        for line in _tree_listing(overlay, with_content=False):
+        for line in tree_listing(overlay, with_content=False):
             digest.update(line + b"\n")
     return digest.hexdigest()
 
