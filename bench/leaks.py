@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,17 +22,13 @@ from pathlib import Path
 
 import docker
 
-REPO = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
-PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.run import copy_project
 
 
 def project(path: Path, broken: bool) -> Path:
-    path.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        shutil.copy2(REPO / name, path / name)
-    for name in PROJECT_DIRS:
-        shutil.copytree(REPO / name, path / name, symlinks=True)
+    copy_project(path)
     if broken:
         (path / "overlay/bin/start.sh").write_text("#!/bin/sh\nexit 3\n")
     return path

@@ -50,16 +50,21 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def copy_project(path: Path) -> Path:
+    """A throwaway copy of this project (invoke.yaml, overlay, defconfigs, smoke specs) at ``path``."""
+    path.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        shutil.copy2(REPO / name, path / name)
+    for name in PROJECT_DIRS:
+        shutil.copytree(REPO / name, path / name, symlinks=True)
+    return path
+
+
 class Project:
     """A throwaway copy of this project with its own dist/ and cache, run through the CLI."""
 
     def __init__(self, path: Path, registry: str) -> None:
-        self.path = path
-        path.mkdir(parents=True)
-        for name in PROJECT_FILES:
-            shutil.copy2(REPO / name, path / name)
-        for name in PROJECT_DIRS:
-            shutil.copytree(REPO / name, path / name, symlinks=True)
+        self.path = copy_project(path)
         config = (path / "invoke.yaml").read_text()
         config = config.replace("rootfs_ci:\n", f"rootfs_ci:\n  registry: {{target: '{registry}/bench'}}\n", 1)
         (path / "invoke.yaml").write_text(config)

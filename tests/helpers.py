@@ -29,16 +29,20 @@ class Invocation(subprocess.CompletedProcess[str]):
 class Project:
     path: Path
 
-    def invoke(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Invocation:
-        """Run ``python -m invoke ARGS`` in the project, as a user would; keep its pid."""
-        with subprocess.Popen(
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start ``python -m invoke ARGS`` in the project, as a user would (output piped)."""
+        return subprocess.Popen(
             [sys.executable, "-m", "invoke", *args],
             cwd=self.path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
-        ) as process:
+        )
+
+    def invoke(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Invocation:
+        """Run ``python -m invoke ARGS`` to its end; keep its pid."""
+        with self.start(*args, env=env) as process:
             stdout, stderr = process.communicate(timeout=timeout)
         return Invocation(list(process.args), process.returncode, stdout, stderr, process.pid)
 

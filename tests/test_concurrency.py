@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,17 +15,6 @@ from ci import labels
 from tests.helpers import Project, make_project
 
 pytestmark = pytest.mark.docker
-
-
-def start(project: Project, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=project.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
 
 
 def leftovers(project: Project, shared_cache: Path) -> list[str]:
@@ -66,7 +52,7 @@ def test_interrupt_at_any_stage_leaves_nothing(
     if marker == "to fetch":
         shared_cache = tmp_path / "cold-cache"
         project = make_project(tmp_path / "cold", shared_cache)
-    process = start(project, *args, "--tag", unique_tag) if args == ("pipeline",) else start(project, *args)
+    process = project.start(*args, "--tag", unique_tag) if args == ("pipeline",) else project.start(*args)
     seen = ""
     assert process.stderr is not None
     for line in process.stderr:
@@ -93,7 +79,7 @@ def test_four_pipelines_at_once(project: Project, shared_cache: Path, engine) ->
     run = uuid.uuid4().hex[:8]
     jobs = [(image, f"c{n}-{run}") for image in ("apacheinit", "testrfs") for n in (1, 2)]
     started = time.monotonic()
-    processes = [start(project, "pipeline", "--image", image, "--tag", tag) for image, tag in jobs]
+    processes = [project.start("pipeline", "--image", image, "--tag", tag) for image, tag in jobs]
     results = [process.communicate(timeout=600) for process in processes]
     elapsed = time.monotonic() - started
     try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -162,13 +160,7 @@ def test_failing_and_interrupted_runs_leave_nothing(
         assert good.invoke("build").returncode == 0
         assert good.invoke("image", "--tag", unique_tag).returncode == 0
         for sig, wait_for in ((signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGTERM, 2)):
-            process = subprocess.Popen(
-                [sys.executable, "-m", "invoke", "smoke", "--tag", unique_tag],
-                cwd=good.path,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            process = good.start("smoke", "--tag", unique_tag)
             deadline = time.monotonic() + 30
             while len(our_containers(engine, process.pid)) < wait_for and time.monotonic() < deadline:
                 time.sleep(0.05)
