@@ -18,10 +18,11 @@ from typing import Any
 
 from ci.config import ImageConfig, Settings
 from ci.errors import ConfigError, RegistryError, SmokeFailure
+from ci.github import write_outputs
 from ci.image.oci import MEDIA_MANIFEST, PLATFORMS
 from ci.matrix import platform
 from ci.progress import Progress
-from ci.publish import PUBLISH_RECORD, smoke_tested, write_github_output
+from ci.publish import PUBLISH_RECORD, smoke_tested
 from ci.records import read_record, stage_dir, write_record
 from ci.registry.client import open_client
 from ci.registry.push import push_index
@@ -29,7 +30,7 @@ from ci.registry.repository import Repository
 from ci.registry.target import RegistryTarget, check_tag, parse_target
 
 INDEX_RECORD = "publish-index.json"
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")  # with fullmatch: "$" would let a trailing newline in
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def parse_digests(values: Sequence[str], name: str, image: ImageConfig, settings
     given: dict[str, str] = {}
     for value in values:
         arch, sep, digest = value.partition("=")
-        if not sep or not DIGEST.match(digest):
+        if not sep or not DIGEST.fullmatch(digest):
             raise ConfigError(f"--digest {value!r} is not ARCH=sha256:<64 hex digits>, e.g. aarch64=sha256:0123...")
         settings.arch(image, arch)
         if arch in given:
@@ -151,5 +152,5 @@ def publish_index(
     }
     write_record(settings.dist_dir / name / INDEX_RECORD, record)
     outputs = {"digest": result.digest, "tags": ",".join(result.tags), "reference": record["reference"]}
-    write_github_output(outputs, environ)
+    write_outputs(outputs, environ)
     return record

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from ci.buildroot.source import Cache
 from ci.config import Settings
 from ci.errors import ConfigError
 from ci.fsutil import tree_listing
+from ci.github import write_outputs as write_outputs  # noqa: PLC0414 (re-exported: workflow tasks and tests use it)
 from ci.image.oci import PLATFORMS
 from ci.records import stage_dir
 from ci.rootfs.build import BACKENDS
@@ -157,21 +157,6 @@ def job_info(settings: Settings, name: str | None, arch: str | None, backend: st
         info["cache-paths"] = list(key.paths)
         info["buildroot-log"] = _shown(Cache(settings.cache_dir / "buildroot").log(name, arch), settings.project_dir)
     return info
-
-
-def write_outputs(values_: Mapping[str, str | Sequence[str]], environ: Mapping[str, str]) -> None:
-    """Step outputs for later workflow steps ($GITHUB_OUTPUT); lists become multi-line values."""
-    path = environ.get("GITHUB_OUTPUT")
-    if not path:
-        return
-    with open(path, "a", encoding="utf-8") as handle:
-        for key, value in values_.items():
-            if isinstance(value, str) and "\n" not in value:
-                handle.write(f"{key}={value}\n")
-                continue
-            text = value if isinstance(value, str) else "\n".join(value)
-            delimiter = f"EOF_{secrets.token_hex(8)}"
-            handle.write(f"{key}<<{delimiter}\n{text}\n{delimiter}\n")
 
 
 def write_summary(lines: Sequence[str], environ: Mapping[str, str]) -> None:

@@ -19,6 +19,7 @@ from docker.errors import APIError, DockerException, ImageNotFound
 from ci.config import Settings
 from ci.engine import connect
 from ci.errors import ConfigError, EngineError, ImageError, RegistryError, SmokeFailure
+from ci.github import write_outputs
 from ci.image.oci import MEDIA_INDEX, PLATFORMS
 from ci.progress import Progress
 from ci.records import read_record, stage_dir, write_record
@@ -75,16 +76,6 @@ def smoke_tested(settings: Settings, name: str, arch: str) -> tuple[dict[str, An
     return image_record, smoke
 
 
-def write_github_output(values: Mapping[str, str], environ: Mapping[str, str]) -> None:
-    """``key=value`` lines for later workflow steps, when running in GitHub Actions."""
-    path = environ.get("GITHUB_OUTPUT")
-    if not path:
-        return
-    with open(path, "a", encoding="utf-8") as handle:
-        for key, value in values.items():
-            handle.write(f"{key}={value}\n")
-
-
 def publish(
     settings: Settings,
     image: str | None,
@@ -104,6 +95,7 @@ def publish(
     if by_digest and tags:
         raise ConfigError("a push by digest applies no tags; drop the tags (--ref/--sha) or --by-digest")
     environ = os.environ if environ is None else environ
+    target = parse_target(registry_target or settings.config.registry.target)
     name, image_config = settings.image(image)
     arch = settings.arch(image_config, arch)
     directory = stage_dir(settings.dist_dir, name, arch)
@@ -115,7 +107,6 @@ def publish(
             f"run 'invoke image --image {name}' and 'invoke smoke --image {name}' again"
         )
     tags = [] if by_digest else [check_tag(tag) for tag in (tags or [default_tag(settings)])]
-    target = parse_target(registry_target or settings.config.registry.target)
     progress = Progress("publish", f"{name}/{arch}")
     progress.step(f"pushing {layout.manifest_digest[:19]}... to {target} as {', '.join(tags) or 'digest only'}")
     with open_client(target, environ, **(client_options or {})) as client:
@@ -132,9 +123,7 @@ def publish(
         "blobs": {"uploaded": list(result.uploaded), "existing": list(result.existing)},
     }
     write_record(directory / PUBLISH_RECORD, record)
-    write_github_output(
-        {"digest": result.digest, "tags": ",".join(result.tags), "reference": record["reference"]}, environ
-    )
+    write_outputs({"digest": result.digest, "tags": ",".join(result.tags), "reference": record["reference"]}, environ)
     return record
 
 
@@ -177,6 +166,30 @@ def _repo_digests(engine: docker.DockerClient, target: RegistryTarget, repositor
     return found
 
 
+def check_published(repository: Repository, tag: str, arch: str, expected: str, progress: Progress) -> None:
+    """The tag names ``expected`` (for an index: its entry for ``arch``), judged by the bytes the registry
+    sent, hashed here; never by the Docker-Content-Digest header."""
+    reference = f"{repository.client.target.host}/{repository.name}:{tag}"
+    found = repository.fetch_manifest(tag)
+    if found is None:
+        image = repository.name.rpartition("/")[2]
+        raise RegistryError(f"{reference} does not exist; publish it first ('invoke publish --image {image}')")
+    body, info = found
+    if info.media_type in (MEDIA_INDEX, MEDIA_DOCKER_LIST):
+        # A multi-arch index: this architecture's entry must be the smoke-tested manifest.
+        try:
+            listed = platform_digest(json.loads(body), arch)
+        except (ValueError, AttributeError, TypeError):
+            raise RegistryError(f"{reference} is an index whose JSON cannot be read") from None
+        if listed != expected:
+            raise RegistryError(
+                f"{reference} lists {listed or 'no manifest'} for {arch}, but the smoke-tested digest is {expected}"
+            )
+        progress.step(f"{reference} is an index; its {arch} entry is {expected[:19]}...")
+    elif info.digest != expected:
+        raise RegistryError(f"{reference} is {info.digest}, but the smoke-tested digest is {expected}")
+
+
 def run_pulled_smoke(settings: Settings, name: str, arch: str, reference: str) -> dict[str, Any]:
     """The image's smoke spec against the pulled image, recorded apart from smoke.json."""
     from ci.smoke import run_smoke  # noqa: PLC0415 (the smoke stage loads the engine and its spec)
@@ -196,30 +209,17 @@ def verify(
 ) -> dict[str, Any]:
     """Pull IMAGE:TAG from the registry, prove it is the smoke-tested digest, and smoke it again."""
     environ = os.environ if environ is None else environ
+    target = parse_target(registry_target or settings.config.registry.target)
     name, image_config = settings.image(image)
     arch = settings.arch(image_config, arch)
     tag = check_tag(tag or default_tag(settings))
     _, smoke = smoke_tested(settings, name, arch)
     expected = str(smoke["manifest_digest"])
-    target = parse_target(registry_target or settings.config.registry.target)
     repository = target.repository(name)
     reference = f"{target.host}/{repository}:{tag}"
     progress = Progress("verify", reference)
     with open_client(target, environ) as client:
-        repo = Repository(client, repository)
-        found = repo.head_manifest(tag)
-        if found is None:
-            raise RegistryError(f"{reference} does not exist; publish it first ('invoke publish --image {name}')")
-        if found.media_type in (MEDIA_INDEX, MEDIA_DOCKER_LIST):
-            # A multi-arch index: this architecture's entry must be the smoke-tested manifest.
-            listed = platform_digest(json.loads(repo.get_manifest(tag)[0]), arch)
-            if listed != expected:
-                raise RegistryError(
-                    f"{reference} lists {listed or 'no manifest'} for {arch}, but the smoke-tested digest is {expected}"
-                )
-            progress.step(f"{reference} is an index; its {arch} entry is {expected[:19]}...")
-        elif found.digest != expected:
-            raise RegistryError(f"{reference} is {found.digest}, but the smoke-tested digest is {expected}")
+        check_published(Repository(client, repository), tag, arch, expected, progress)
     engine = connect()
     # By digest: one platform's manifest, whatever the tag names (a single manifest or an index).
     pulled = f"{target.host}/{repository}@{expected}"

@@ -6,8 +6,6 @@ manifest PUT/GET/HEAD and the tag list. Nothing here prints or logs a credential
 
 from __future__ import annotations
 
-import email.utils
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +14,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from ci.errors import ConfigError, RegistryError
+from ci.errors import RegistryError
+from ci.registry.answers import ca_bundle, detail, error_codes, failure_reason, retry_after
 from ci.registry.auth import (
     CA_FILE_VAR,
     SET_VARS_HINT,
@@ -27,10 +26,10 @@ from ci.registry.auth import (
     parse_challenge,
 )
 from ci.registry.target import TARGET_KEY, RegistryTarget, is_loopback
+from ci.registry.transport import MAX_BODY, Bounds, Origin, Params, exchange, new_session, origin
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_CHUNK = 16 << 20
-Params = Mapping[str, str] | list[tuple[str, str]]
 _UPLOAD_LOST = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"})
 
 
@@ -42,69 +41,6 @@ class UploadLost(RegistryError):
 class _Token:
     value: str
     expires: float
-
-
-def _error_codes(response: requests.Response) -> list[tuple[str, str]]:
-    try:
-        errors = response.json().get("errors") or []
-    except (ValueError, AttributeError):
-        return []
-    return [(str(e.get("code", "")), str(e.get("message", ""))) for e in errors if isinstance(e, dict)]
-
-
-def _detail(response: requests.Response) -> str:
-    codes = _error_codes(response)
-    if codes:
-        text = "; ".join(f"{code}: {message}" if message else code for code, message in codes)
-        return " ".join(text.split())[:300]
-    text = response.text.strip() if response.request.method != "HEAD" else ""
-    return text[:200] if text and "\n" not in text and not text.startswith("<") else ""
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    for needle, reason in (
-        ("Connection refused", "connection refused"),
-        ("timed out", "timed out"),
-        ("Name or service not known", "host name not found"),
-        ("Failed to resolve", "host name not found"),
-        ("Temporary failure in name resolution", "host name not found"),
-        ("IncompleteRead", "response cut short"),
-        ("Connection broken", "connection broken"),
-        ("RemoteDisconnected", "connection closed without a response"),
-        ("Connection reset", "connection reset"),
-        ("Connection aborted", "connection aborted"),
-    ):
-        if needle in text:
-            return reason
-    return type(exc).__name__
-
-
-def _ca_bundle(ca_file: str | None) -> str | bool:
-    """TLS trust: ``ca_file``, then $ROOTFS_CI_REGISTRY_CA_FILE, $REQUESTS_CA_BUNDLE, else the system CAs."""
-    for source, value in (
-        ("ca_file", ca_file),
-        (CA_FILE_VAR, os.environ.get(CA_FILE_VAR)),
-        ("REQUESTS_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE")),
-    ):
-        if value:
-            if not os.path.isfile(value):
-                raise ConfigError(f"{source}={value} is not a file; point it at a PEM CA bundle or unset it")
-            return value
-    return True
 
 
 class RegistryClient:
@@ -120,7 +56,9 @@ class RegistryClient:
         attempts: int = 4,
         backoff: float = 0.5,
         max_wait: float = 30.0,
-        timeout: float = 120.0,
+        timeout: float = 60.0,
+        deadline: float = 60.0,
+        max_body: int = MAX_BODY,
         chunk_size: int = DEFAULT_CHUNK,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -130,13 +68,14 @@ class RegistryClient:
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.max_wait = max_wait
-        self.timeout = timeout
+        self.timeout = timeout  # per socket read
+        self.deadline = deadline  # per request, plus the time its upload may take (transport.MIN_UPLOAD_RATE)
+        self.max_body = max_body
         self.chunk_size = chunk_size
         self.sleep = sleep
-        self.session = requests.Session()
         # Proxy settings from the environment must not capture loopback traffic.
-        self.session.trust_env = not target.loopback
-        self.verify = _ca_bundle(ca_file)
+        self.session = new_session(trust_env=not target.loopback)
+        self.verify = ca_bundle(ca_file)
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], _Token] = {}
 
@@ -190,7 +129,7 @@ class RegistryClient:
                 raise self._rejected(what, response)
         if response.status_code == 403:
             raise RegistryError(
-                f"{self.target.host} denied {what} (403{': ' + _detail(response) if _detail(response) else ''}); "
+                f"{self.target.host} denied {what} (403{': ' + detail(response) if detail(response) else ''}); "
                 f"the {self.credentials or 'anonymous access'} lacks the rights for it"
             )
         if response.status_code not in expected:
@@ -205,31 +144,32 @@ class RegistryClient:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         params: Params | None = None,
-        authorization: str | None = None,
+        authorization: tuple[str, Origin] | None = None,
         label: str,
         hint: str,
     ) -> requests.Response:
-        """One request with bounded retries on connection errors, 429 (Retry-After) and 5xx."""
-        all_headers = dict(headers or {})
-        if authorization and urlsplit(url).netloc.lower() == urlsplit(self.target.base_url).netloc.lower():
-            all_headers["Authorization"] = authorization
+        """One request with bounded retries on connection errors, 429 (Retry-After) and 5xx.
+
+        A broken bound (body size, deadline, HTTPS -> HTTP) is not retried: transport.LimitExceeded.
+        """
+        bounds = Bounds(label, self.timeout, self.deadline, self.max_body, self.verify, self.target.scheme == "https")
         failure = ""
         for attempt in range(1, self.attempts + 1):
             wait: float | None = None
             try:
-                response = self.session.request(
+                response = exchange(
+                    self.session,
                     method,
                     url,
-                    headers=all_headers,
-                    data=body,
+                    headers=headers or {},
+                    body=body,
                     params=params,
-                    timeout=self.timeout,
-                    verify=self.verify,
-                    allow_redirects=method in ("GET", "HEAD"),
+                    authorization=authorization,
+                    bounds=bounds,
                 )
             except requests.exceptions.SSLError as exc:
                 raise RegistryError(
-                    f"TLS check failed for {label} ({_reason(exc)}); fix its certificate or point "
+                    f"TLS check failed for {label} ({failure_reason(exc)}); fix its certificate or point "
                     f"{CA_FILE_VAR} at the CA bundle that signed it"
                 ) from None
             except (
@@ -238,18 +178,18 @@ class RegistryClient:
                 requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError,
             ) as exc:
-                failure = _reason(exc)
+                failure = failure_reason(exc)
             except requests.exceptions.RequestException as exc:
                 raise RegistryError(f"request to {label} failed: {type(exc).__name__}") from None
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return response
-                wait = _retry_after(response)
+                wait = retry_after(response)
                 if attempt == self.attempts:
-                    detail = _detail(response)
+                    said = detail(response)
                     raise RegistryError(
                         f"{label} answered {response.status_code} {response.reason} to {method} "
-                        f"{urlsplit(url).path} {self.attempts} times{' (' + detail + ')' if detail else ''}; "
+                        f"{urlsplit(url).path} {self.attempts} times{' (' + said + ')' if said else ''}; "
                         "try again later"
                     )
             if attempt < self.attempts:
@@ -265,6 +205,7 @@ class RegistryClient:
         params: Params | None,
         authorization: str | None,
     ) -> requests.Response:
+        """A request to the registry: its Authorization goes to the registry's own origin only."""
         hint = (
             f"start it with 'invoke registry.up' or fix {TARGET_KEY}"
             if self.target.loopback
@@ -276,7 +217,7 @@ class RegistryClient:
             headers=headers,
             body=body,
             params=params,
-            authorization=authorization,
+            authorization=(authorization, origin(self.target.base_url)) if authorization else None,
             label=f"registry {self.target.host}",
             hint=hint,
         )
@@ -300,19 +241,15 @@ class RegistryClient:
         parts = urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise RegistryError(f"{self.target.host} sent a Bearer challenge without a usable realm URL")
-        if self.credentials and parts.scheme != "https" and not is_loopback(parts.netloc):
-            raise RegistryError(
-                f"{self.target.host} asks for credentials to be sent to {parts.netloc} over plain HTTP; refused"
-            )
+        self._check_realm(parts.scheme, parts.netloc)
         params: list[tuple[str, str]] = [("service", challenge.service)] if challenge.service else []
         params += [("scope", scope) for scope in scopes]
-        headers = {"Authorization": self.credentials.basic()} if self.credentials else {}
-        # The token service gets Basic credentials (never a registry token); _send adds no Authorization here.
+        # The token service gets the Basic credentials (never a registry token), and only at the realm's origin.
         response = self._send(
             "GET",
             realm,
-            headers=headers,
             params=params,
+            authorization=(self.credentials.basic(), origin(realm)) if self.credentials else None,
             label=f"the token service {parts.netloc} of {self.target.host}",
             hint="check the realm the registry names and the network",
         )
@@ -333,6 +270,18 @@ class RegistryClient:
         self._tokens[key] = _Token(value, time.monotonic() + max(lifetime * 0.9, 1.0))
         return value
 
+    def _check_realm(self, scheme: str, netloc: str) -> None:
+        """An HTTPS registry's token service must be HTTPS too. Credentials go over plain HTTP only to a
+        loopback token service of a registry that was itself given as plain HTTP on loopback."""
+        if scheme == "https":
+            return
+        cleartext_ok = self.target.scheme == "http" and self.target.loopback and is_loopback(netloc)
+        if self.target.scheme == "https" or (self.credentials and not cleartext_ok):
+            raise RegistryError(
+                f"{self.target.host} names the token service http://{netloc} over plain HTTP; refused, credentials "
+                "would travel in clear text (only a loopback registry given as plain HTTP may use a loopback one)"
+            )
+
     def _needs_credentials(self, what: str) -> RegistryError:
         note = self.credentials_note or SET_VARS_HINT.replace("HOST", self.target.host)
         return RegistryError(f"{self.target.host} needs credentials for {what}: {note}")
@@ -352,12 +301,12 @@ class RegistryClient:
         )
 
     def _unexpected(self, method: str, what: str, response: requests.Response) -> RegistryError:
-        detail = _detail(response)
-        codes = {code for code, _ in _error_codes(response)}
+        said = detail(response)
+        codes = {code for code, _ in error_codes(response)}
         error_type = UploadLost if codes & _UPLOAD_LOST or response.status_code == 416 else RegistryError
         return error_type(
             f"{self.target.host} answered {response.status_code} {response.reason} to {method} for {what}"
-            f"{': ' + detail if detail else ''}"
+            f"{': ' + said if said else ''}"
         )
 
 

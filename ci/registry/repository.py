@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin
@@ -36,6 +37,15 @@ class ManifestInfo:
     digest: str
     media_type: str
     size: int
+
+
+def _media_type(body: bytes) -> str:
+    """The mediaType a manifest or index declares in its JSON, or ''."""
+    try:
+        value = json.loads(body).get("mediaType")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 class Repository:
@@ -167,21 +177,36 @@ class Repository:
         )
 
     def get_manifest(self, reference: str) -> tuple[bytes, ManifestInfo]:
+        found = self.fetch_manifest(reference)
+        if found is None:
+            raise RegistryError(f"{self.client.target.host} has no manifest {self._ref(reference)}")
+        return found
+
+    def fetch_manifest(self, reference: str) -> tuple[bytes, ManifestInfo] | None:
+        """The manifest's bytes (None on 404); its digest is always the hash of those bytes, never a header.
+
+        A Docker-Content-Digest header that names other bytes, or a digest reference the bytes do not
+        hash to, is refused.
+        """
         response = self._request(
             "GET",
             f"manifests/{reference}",
             headers={"Accept": MANIFEST_ACCEPT},
-            expected=(200,),
+            expected=(200, 404),
             what=f"manifest {self._ref(reference)}",
         )
+        if response.status_code == 404:
+            return None
         body = response.content
         computed = "sha256:" + hashlib.sha256(body).hexdigest()
-        if reference.startswith("sha256:") and computed != reference:
-            raise RegistryError(
-                f"{self.client.target.host} sent manifest bytes for {reference} that hash to {computed}"
-            )
-        digest = response.headers.get("Docker-Content-Digest") or computed
-        return body, ManifestInfo(digest, response.headers.get("Content-Type", ""), len(body))
+        claimed = response.headers.get("Docker-Content-Digest", "").strip()
+        for label, digest in (("the digest reference", reference), ("its Docker-Content-Digest", claimed)):
+            if digest.startswith("sha256:") and digest != computed:
+                raise RegistryError(
+                    f"{self.client.target.host} sent manifest bytes for {self._ref(reference)} that hash to "
+                    f"{computed}, not {label} {digest}; the registry or something between is altering content"
+                )
+        return body, ManifestInfo(computed, _media_type(body) or response.headers.get("Content-Type", ""), len(body))
 
     def tags(self, page_size: int | None = None) -> list[str]:
         """Every tag, following the Link: <...>; rel="next" pagination."""

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from ci.errors import ConfigError
 
-# The distribution spec's repository name and tag grammars.
+# The distribution spec's repository name and tag grammars; always used with fullmatch (a pattern
+# ending in $ also matches before a trailing newline).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
-_HOST = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$")
+REPOSITORY = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+_HOST = re.compile(r"(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?")
 TARGET_KEY = "rootfs_ci.registry.target"
 
 # Docker Hub's names for itself; its API lives on registry-1.docker.io.
@@ -27,8 +28,9 @@ def hostname(host: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and the literal name 'localhost'; not '*.localhost', which a resolver may send anywhere."""
     name = hostname(host).lower()
-    if name == "localhost" or name.endswith(".localhost"):
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -60,7 +62,7 @@ class RegistryTarget:
         name = f"{self.namespace}/{image}" if self.namespace else image
         if self.host in DOCKER_HUB and "/" not in name:
             name = f"library/{name}"
-        if not REPOSITORY.match(name):
+        if not REPOSITORY.fullmatch(name):
             raise ConfigError(
                 f"repository name {name!r} is not valid for a registry (lowercase letters, digits, . _ - and /); "
                 f"fix {TARGET_KEY} or the image name"
@@ -88,11 +90,11 @@ def parse_target(value: str) -> RegistryTarget:
         if scheme not in ("http", "https"):
             raise ConfigError(f"registry target {value!r}: scheme {scheme!r} is not http or https; fix {TARGET_KEY}")
     host, _, namespace = text.partition("/")
-    if not host or not _HOST.match(host):
+    if not host or not _HOST.fullmatch(host):
         raise ConfigError(
             f"registry target {value!r} does not start with a host like ghcr.io or 127.0.0.1:5000; fix {TARGET_KEY}"
         )
-    if namespace and not REPOSITORY.match(namespace):
+    if namespace and not REPOSITORY.fullmatch(namespace):
         raise ConfigError(
             f"registry namespace {namespace!r} must be lowercase letters, digits, . _ - and / "
             f"(registries refuse uppercase); fix {TARGET_KEY}"
@@ -109,7 +111,7 @@ def parse_target(value: str) -> RegistryTarget:
 
 
 def check_tag(tag: str) -> str:
-    if not TAG.match(tag):
+    if not TAG.fullmatch(tag):
         raise ConfigError(
             f"tag {tag!r} is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)"
         )
