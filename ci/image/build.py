@@ -67,7 +67,8 @@ def build_image(settings: Settings, name: str | None, arch: str | None, tag: str
         written = write_image_archive(
             rootfs_tar, expected, layer_gz, scratch / "image.tar", image_settings, reference, reuse_layer=True
         )
-        progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip, manifest {written.manifest.digest[:19]}...")
+        note = f" ({written.layer_note})" if written.layer_note else ""
+        progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip{note}, manifest {written.manifest.digest[:19]}...")
         try:
             with written.archive.open("rb") as archive:
                 client.images.load(archive)

@@ -7,18 +7,23 @@ Same rootfs + same settings -> same bytes -> same config digest, manifest digest
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
+import stat
 import tarfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from ci.errors import ImageError
 from ci.fsutil import atomic_output, sha256_file
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -70,6 +75,7 @@ class WrittenImage:
     manifest: Blob
     layer: Blob
     diff_id: str
+    layer_note: str = ""  # 'reused', or why a cached layer was rebuilt
 
 
 def _blob(media_type: str, data: bytes) -> Blob:
@@ -89,6 +95,34 @@ def compress_layer(rootfs_tar: Path, output: Path) -> Blob:
     ):
         shutil.copyfileobj(source, gz, 1 << 20)
     return Blob(MEDIA_LAYER_GZIP, "sha256:" + sha256_file(output), output.stat().st_size)
+
+
+def cached_layer(layer_gz: Path, rootfs_sha256: str) -> Blob | None:
+    """The cached gzip layer, if it is a regular file (not a symlink) that unpacks to the rootfs digest.
+
+    None means rebuild: the cache holds derived data whose source (the rootfs tar, checked against
+    rootfs.json) is at hand, so a planted or altered entry is simply replaced, never read through.
+    """
+    try:
+        fd = os.open(layer_gz, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # missing, or a symlink (ELOOP)
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        packed = hashlib.file_digest(handle, "sha256")
+        size = handle.tell()
+        handle.seek(0)
+        unpacked = hashlib.sha256()
+        try:
+            with gzip.GzipFile(fileobj=handle, mode="rb") as gz:
+                for chunk in iter(lambda: gz.read(1 << 20), b""):
+                    unpacked.update(chunk)
+        except (OSError, EOFError, zlib.error):
+            return None
+    if unpacked.hexdigest() != rootfs_sha256:
+        return None
+    return Blob(MEDIA_LAYER_GZIP, "sha256:" + packed.hexdigest(), size)
 
 
 def image_config(settings: ImageSettings, diff_id: str) -> dict[str, Any]:
@@ -114,17 +148,41 @@ def image_config(settings: ImageSettings, diff_id: str) -> dict[str, Any]:
     return config
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, source: Path | None = None) -> None:
+class _HashingReader(io.RawIOBase):
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _add_blob(tar: tarfile.TarFile, blob: Blob, source: Path) -> None:
+    """Copy ``source`` in as ``blob``, refusing it (not following a symlink) unless its bytes are that blob."""
+    info = tarfile.TarInfo(blob.path)
+    info.mtime, info.mode, info.size = 0, 0o644, blob.size
+    try:
+        handle = os.fdopen(os.open(source, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+    except OSError as exc:
+        raise ImageError(f"cannot read the layer {source} ({exc.strerror}); run 'invoke image' again") from None
+    with handle:
+        reader = _HashingReader(handle)
+        with contextlib.suppress(OSError):  # shorter than the blob: tarfile's "unexpected end of data"
+            tar.addfile(info, reader)
+        changed = "sha256:" + reader.digest.hexdigest() != blob.digest or bool(handle.read(1))
+    if changed:
+        raise ImageError(f"the layer {source} changed while the image archive was written; run 'invoke image' again")
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None) -> None:
     info = tarfile.TarInfo(name)
     info.mtime = 0
     info.mode = 0o644
     if data is not None:
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    elif source is not None:
-        info.size = source.stat().st_size
-        with source.open("rb") as handle:
-            tar.addfile(info, handle)
     else:
         info.type = tarfile.DIRTYPE
         info.mode = 0o755
@@ -142,11 +200,13 @@ def write_image_archive(
     reuse_layer: bool = False,
 ) -> WrittenImage:
     """Write the loadable archive for ``reference`` (e.g. 'apacheinit:dev'). The gzip layer is written
-    to ``layer_gz``; with ``reuse_layer`` an existing file there is taken as it is (for a cache whose
-    file names are rootfs digests)."""
-    if reuse_layer and layer_gz.is_file():
-        layer = Blob(MEDIA_LAYER_GZIP, "sha256:" + sha256_file(layer_gz), layer_gz.stat().st_size)
-    else:
+    to ``layer_gz``; with ``reuse_layer`` an existing file there is used if it unpacks to the rootfs
+    digest (a cache whose file names are rootfs digests) and rebuilt if not (see cached_layer)."""
+    layer = cached_layer(layer_gz, rootfs_sha256) if reuse_layer else None
+    note = "reused" if layer else ""
+    if layer is None:
+        if reuse_layer and os.path.lexists(layer_gz):
+            note = "rebuilt: the cached one was not a plain file unpacking to the rootfs"
         layer = compress_layer(rootfs_tar, layer_gz)
     diff_id = f"sha256:{rootfs_sha256}"
     config_bytes = canonical_json(image_config(settings, diff_id))
@@ -174,9 +234,9 @@ def write_image_archive(
         _add(tar, "blobs")
         _add(tar, "blobs/sha256")
         _add(tar, config.path, config_bytes)
-        _add(tar, layer.path, source=layer_gz)
+        _add_blob(tar, layer, layer_gz)
         _add(tar, manifest.path, manifest_bytes)
         _add(tar, "index.json", canonical_json(index))
         _add(tar, "manifest.json", canonical_json(docker_manifest))
         _add(tar, "oci-layout", canonical_json({"imageLayoutVersion": "1.0.0"}))
-    return WrittenImage(archive=archive, config=config, manifest=manifest, layer=layer, diff_id=diff_id)
+    return WrittenImage(archive, config, manifest, layer, diff_id, note)
