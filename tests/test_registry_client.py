@@ -12,7 +12,9 @@ import json
 import logging
 import secrets
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -25,9 +27,10 @@ from ci.registry.layout import read_layout
 from ci.registry.local import LocalRegistry, free_port
 from ci.registry.push import push_image
 from ci.registry.repository import Repository
-from ci.registry.target import parse_target
+from ci.registry.target import check_tag, is_loopback, parse_target
+from tests.fakeregistry import Answer, FakeServer, Seen, wait_until
 from tests.faultproxy import FaultProxy
-from tests.registry_fixtures import AuthRegistry, write_tiny_image
+from tests.registry_fixtures import AuthRegistry, make_cert, write_tiny_image
 
 pytest_plugins = ["tests.conftest_registry"]
 
@@ -414,4 +417,170 @@ def test_a_credential_helper_is_named_when_credentials_are_needed(basic_registry
         f"{target.host} needs credentials for the API root /v2/: {tmp_path / 'config.json'} names the credential "
         f"helper 'desktop' for {target.host}, which rootfs-ci does not run; set ROOTFS_CI_REGISTRY_USER and "
         "ROOTFS_CI_REGISTRY_PASSWORD instead"
+    )
+
+
+# -- hostile registries (issue 20): a scriptable server on loopback ---------------------------
+
+CREDENTIALS = Credentials("ci-user", "pw-" + secrets.token_hex(8), "test")
+TOKEN = "tok-" + secrets.token_hex(8)
+
+
+def test_loopback_means_127_8_ipv6_loopback_and_localhost_only() -> None:
+    for host in ("localhost", "LOCALHOST:5000", "127.0.0.1:5000", "127.200.3.4", "[::1]:5000"):
+        assert is_loopback(host), host
+    for host in ("registry.localhost:5000", "localhost.example.com", "127.0.0.1.nip.io", "10.0.0.1", "[::2]:5000"):
+        assert not is_loopback(host), host
+    assert parse_target("registry.localhost:5000").scheme == "https"
+    with pytest.raises(ConfigError, match="plain HTTP is only allowed on loopback"):
+        parse_target("http://registry.localhost:5000")
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (parse_target, "127.0.0.1:5601\n/ns"),
+        (parse_target, "127.0.0.1:5601/ns\n/x"),
+        (check_tag, "1.0.0\n"),
+        (parse_target("127.0.0.1:5000").repository, "web\n"),
+    ],
+)
+def test_a_trailing_newline_is_refused_in_one_line(check: Callable[[str], object], value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check(value)
+    assert "\n" not in str(caught.value)
+
+
+def _auth_answer(kind: str, location: str = "") -> Answer:
+    """A registry wanting Basic or Bearer (its token realm: /token on itself) that hands out ``location``."""
+
+    def answer(fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        if seen.path.startswith("/token"):
+            if seen.headers.get("Authorization") == CREDENTIALS.basic():
+                fake.reply_json(handler, 200, {"token": TOKEN})
+            else:
+                fake.reply_json(handler, 401, {"errors": [{"code": "UNAUTHORIZED"}]})
+            return
+        wanted = CREDENTIALS.basic() if kind == "basic" else f"Bearer {TOKEN}"
+        if seen.headers.get("Authorization") != wanted:
+            realm = 'Basic realm="fake"' if kind == "basic" else f'Bearer realm="{fake.url}/token",service="fake"'
+            fake.reply_json(handler, 401, {"errors": [{"code": "UNAUTHORIZED"}]}, **{"WWW-Authenticate": realm})
+        elif seen.method == "POST":
+            fake.reply(handler, 202, headers={"Location": location.format(address=fake.address)})
+        elif seen.method == "PUT":
+            fake.reply(handler, 201)
+        else:
+            fake.reply(handler, 404)
+
+    return answer
+
+
+@pytest.mark.parametrize("kind", ["basic", "bearer"])
+def test_credentials_never_follow_an_upload_location_from_https_to_http(tmp_path: Path, kind: str) -> None:
+    cert, key = make_cert(tmp_path / "tls", "fake")
+    written = write_tiny_image(tmp_path / "image", b"downgrade")
+    answer = _auth_answer(kind, "http://{address}/v2/fake/blobs/uploads/1")
+    with (
+        FakeServer(answer, tls=(cert, key)) as fake,
+        RegistryClient(parse_target(fake.url), CREDENTIALS, ca_file=str(cert), attempts=1) as registry,
+        pytest.raises(RegistryError) as caught,
+    ):
+        push_image(Repository(registry, "fake", push=True), read_layout(written.archive), ["1.0.0"])
+    assert str(caught.value) == (
+        f"registry {fake.address} sent PUT to plain HTTP (http://{fake.address}/v2/fake/blobs/uploads/1) from "
+        "HTTPS; refused: fix the URL the registry (or its TLS proxy, e.g. X-Forwarded-Proto) puts in Location headers"
+    )
+    assert [seen for seen in fake.seen if seen.scheme == "http"] == []  # nothing went out in clear text
+    assert not any("/manifests/" in seen.path and seen.method == "PUT" for seen in fake.seen)  # no tag
+
+
+def test_a_redirect_from_https_to_http_is_not_followed(tmp_path: Path) -> None:
+    cert, key = make_cert(tmp_path / "tls", "fake")
+
+    def answer(fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        fake.reply(handler, 307, headers={"Location": f"http://{fake.address}/elsewhere"})
+
+    with (
+        FakeServer(answer, tls=(cert, key)) as fake,
+        RegistryClient(parse_target(fake.url), ca_file=str(cert)) as registry,
+        pytest.raises(RegistryError, match=r"sent GET to plain HTTP \(http://127\.0\.0\.1:\d+/elsewhere\)"),
+    ):
+        Repository(registry, "fake").get_manifest("1.0.0")
+    assert [seen.scheme for seen in fake.seen] == ["https"]
+
+
+@pytest.mark.parametrize("where", ["https registry, http realm", "http registry, *.localhost realm"])
+def test_credentials_go_to_a_plain_http_realm_only_from_a_plain_http_loopback_registry(
+    tmp_path: Path, where: str
+) -> None:
+    cert, key = make_cert(tmp_path / "tls", "fake")
+    tls = (cert, key) if where.startswith("https") else None
+
+    def answer(fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        host = fake.address if tls else fake.address.replace("127.0.0.1", "registry.localhost")
+        challenge = f'Bearer realm="http://{host}/token",service="fake"'
+        fake.reply_json(handler, 401, {"errors": [{"code": "UNAUTHORIZED"}]}, **{"WWW-Authenticate": challenge})
+
+    with (
+        FakeServer(answer, tls=tls) as fake,
+        RegistryClient(parse_target(fake.url), CREDENTIALS, ca_file=str(cert)) as registry,
+        pytest.raises(RegistryError, match=r"names the token service http://\S+ over plain HTTP; refused"),
+    ):
+        registry.ping()
+    assert [seen.path for seen in fake.seen] == ["/v2/"]  # the token service was never asked
+
+
+def _stream_answer(what: str) -> Answer:
+    def answer(fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        if what == "token response" and not seen.path.startswith("/token"):
+            challenge = f'Bearer realm="{fake.url}/token",service="fake"'
+            fake.reply_json(handler, 401, {"errors": []}, **{"WWW-Authenticate": challenge})
+            return
+        fake.stream(handler, 256 << 20, declare=what == "declared manifest", status=500 if what == "error" else 200)
+
+    return answer
+
+
+@pytest.mark.parametrize("what", ["declared manifest", "undeclared manifest", "error", "token response"])
+def test_an_oversized_body_is_refused_after_4_mib(what: str) -> None:
+    with FakeServer(_stream_answer(what)) as fake, client(fake.address, attempts=2) as registry:
+        with pytest.raises(RegistryError) as caught:
+            Repository(registry, "fake").get_manifest("1.0.0")
+        wait_until(lambda: fake.stopped_streams > 0)
+    assert "sent more than 4 MiB in answer to GET " in str(caught.value)
+    assert str(caught.value).endswith("; refused (a manifest, tag list, token or error is far smaller)")
+    assert fake.sent < 64 << 20  # the client stopped reading; the server could not push the rest
+    assert len(fake.seen) == (2 if what == "token response" else 1)  # not retried
+
+
+@pytest.mark.parametrize("where", ["body", "headers"])
+def test_a_dripping_server_is_cut_off_at_the_deadline(where: str) -> None:
+    def answer(fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        fake.drip(handler, every=0.2, count=30, in_headers=where == "headers")
+
+    with FakeServer(answer) as fake, client(fake.address, timeout=5, deadline=1.0, attempts=2) as registry:
+        with pytest.raises(RegistryError) as caught:
+            Repository(registry, "fake").get_manifest("1.0.0")
+        wait_until(lambda: fake.stopped_streams > 0)
+    assert str(caught.value) == (
+        f"registry {fake.address} did not finish answering GET /v2/fake/manifests/1.0.0 within 1 s "
+        "(the deadline per request); refused: check the registry and the network"
+    )
+    assert fake.sent < 20  # cut off after about 1 s of 30 drips 0.2 s apart
+    assert len(fake.seen) == 1
+
+
+def test_a_digest_header_that_names_other_bytes_is_refused() -> None:
+    body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+    claimed = "sha256:" + hashlib.sha256(b"the manifest that was smoke-tested").hexdigest()
+
+    def answer(fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        fake.reply(handler, 200, body, {"Docker-Content-Digest": claimed, "Content-Type": "x"})
+
+    with FakeServer(answer) as fake, client(fake.address) as registry, pytest.raises(RegistryError) as caught:
+        Repository(registry, "fake").get_manifest("1.0.0")
+    computed = "sha256:" + hashlib.sha256(body).hexdigest()
+    assert str(caught.value) == (
+        f"{fake.address} sent manifest bytes for fake:1.0.0 that hash to {computed}, not its Docker-Content-Digest "
+        f"{claimed}; the registry or something between is altering content"
     )
