@@ -7,7 +7,8 @@ import json
 import tarfile
 from pathlib import Path
 
-from ci.image.oci import ImageSettings, image_config, write_image_archive
+from ci.image.oci import ImageSettings, compress_layer, image_config, write_image_archive
+from tests.registry_fixtures import rootfs_tar, write_tiny_image
 
 SETTINGS = ImageSettings(
     arch="x86_64",
@@ -68,3 +69,29 @@ def test_digests_depend_only_on_inputs_and_the_archive_is_consistent(tmp_path: P
     manifest = json.loads(manifest_blob)
     assert manifest["config"]["digest"] == a.config.digest  # type: ignore[attr-defined]
     assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def test_a_planted_or_altered_cached_layer_is_rebuilt_never_read_through(tmp_path: Path) -> None:
+    honest = write_tiny_image(tmp_path / "honest", b"cache")
+    rootfs = tmp_path / "rootfs.tar"
+    sha = rootfs_tar(rootfs, {"etc/file0": b"cache0"})
+    other = tmp_path / "other.tar.gz"
+    rootfs_tar(tmp_path / "x.tar", {"etc/evil": b"planted"})
+    planted = compress_layer(tmp_path / "x.tar", other)
+    settings = ImageSettings("x86_64", ("/bin/sh",), (), {"org.opencontainers.image.version": "test"}, 0, "test")
+    cache = tmp_path / "layers" / f"{sha}.tar.gz"
+    cache.parent.mkdir()
+    for plant in ("symlink", "altered"):
+        cache.unlink(missing_ok=True)
+        if plant == "symlink":
+            cache.symlink_to(other)
+        else:
+            cache.write_bytes(other.read_bytes())
+        archive = tmp_path / "image.tar"
+        written = write_image_archive(rootfs, sha, cache, archive, settings, "tiny:dev", reuse_layer=True)
+        assert written.layer.digest == honest.layer.digest != planted.digest, plant
+        assert written.layer_note.startswith("rebuilt"), plant
+        assert not cache.is_symlink()
+        assert "sha256:" + hashlib.sha256(other.read_bytes()).hexdigest() == planted.digest  # never written through
+    again = write_image_archive(rootfs, sha, cache, tmp_path / "image.tar", settings, "tiny:dev", reuse_layer=True)
+    assert (again.layer.digest, again.layer_note) == (honest.layer.digest, "reused")
