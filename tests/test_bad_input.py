@@ -224,3 +224,85 @@ def test_bad_input(name: str, project: Project, engine, shared_cache: Path) -> N
     containers, tags = created_by(engine, result.pid, IMAGES)
     assert containers == set()  # no container of this run
     assert tags - tags_before == set()  # no new local tag of the project's images
+
+
+# -- registry input and hostile registries (issue 20) ----------------------------------------
+
+REGISTRY_CATALOGUE = {
+    "registry target with a newline": Case(
+        ("publish", "--registry", "127.0.0.1:5601\n/ns"), 2, "does not start with a host like ghcr.io"
+    ),
+    "plain HTTP to a *.localhost registry": Case(
+        ("publish", "--registry", "http://registry.localhost:5000"), 2, "plain HTTP is only allowed on loopback"
+    ),
+    "tag with a newline": Case(
+        ("verify", "--registry", "127.0.0.1:1", "--tag", "1.0.0\n"), 2, "tag '1.0.0\\n' is not a valid image tag"
+    ),
+    "index digest with a newline": Case(
+        ("publish-index", "--registry", "127.0.0.1:1", "--digest", "x86_64=sha256:" + "0" * 64 + "\n"),
+        2,
+        "is not ARCH=sha256:<64 hex digits>",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(REGISTRY_CATALOGUE))
+def test_bad_registry_input(
+    name: str, project: Project, engine, shared_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(CATALOGUE, name, REGISTRY_CATALOGUE[name])  # the checks of test_bad_input
+    test_bad_input(name, project, engine, shared_cache)
+
+
+def stage_apacheinit(project: Project) -> str:
+    """dist/apacheinit/x86_64 as the image and smoke stages leave it (a tiny image); its manifest digest."""
+    from tests.registry_fixtures import write_records, write_tiny_image
+
+    directory = project.path / "dist" / "apacheinit" / "x86_64"
+    written = write_tiny_image(directory, b"hostile", reference="apacheinit:dev")
+    write_records(directory, "apacheinit", "x86_64", written)
+    return written.manifest.digest
+
+
+HOSTILE = ("oversized manifest", "digest header naming other bytes", "https upload Location over http")
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_registry(
+    name: str, project: Project, engine, shared_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scriptable registry on loopback: one line, exit 7, nothing written, no tag pushed."""
+    from tests.fakeregistry import FakeServer
+    from tests.registry_fixtures import make_cert
+
+    digest: list[str] = []
+    body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+
+    def answer(fake, handler, seen) -> None:  # type: ignore[no-untyped-def]
+        if name == "oversized manifest":
+            fake.stream(handler, 2 << 30, declare=False)
+        elif name == "digest header naming other bytes":
+            fake.reply(handler, 200, body, {"Docker-Content-Digest": digest[0]})
+        elif seen.method == "POST":
+            fake.reply(handler, 202, headers={"Location": f"http://{fake.address}/v2/apacheinit/blobs/uploads/1"})
+        else:
+            fake.reply(handler, 404 if seen.method in ("HEAD", "GET") else 201)
+
+    cert, key = make_cert(tmp_path / "tls", "fake")
+    with FakeServer(answer, tls=(cert, key) if name.startswith("https") else None) as fake:
+        if name.startswith("https"):
+            args: tuple[str, ...] = ("publish", "--registry", fake.url)
+            env = {
+                "ROOTFS_CI_REGISTRY_USER": "u",
+                "ROOTFS_CI_REGISTRY_PASSWORD": "p",
+                "ROOTFS_CI_REGISTRY_CA_FILE": str(cert),
+            }
+            expected = "sent PUT to plain HTTP"
+        else:
+            args, env = ("verify", "--registry", fake.address, "--tag", "1.0.0"), {}
+            expected = "sent more than 4 MiB" if name.startswith("oversized") else "sent manifest bytes for"
+        prepare = lambda project: digest.append(stage_apacheinit(project))  # noqa: E731
+        monkeypatch.setitem(CATALOGUE, name, Case(args, 7, expected, prepare, env))
+        test_bad_input(name, project, engine, shared_cache)
+    assert [seen for seen in fake.seen if seen.scheme == "http" and fake.scheme == "https"] == []
+    assert not [seen for seen in fake.seen if seen.method == "PUT" and "/manifests/" in seen.path]
