@@ -214,7 +214,8 @@ def exchange(
     seconds = bounds.deadline + len(body or b"") / MIN_UPLOAD_RATE
     with Deadline(seconds) as deadline:
         try:
-            response = _follow(session, method, url, headers, body, params, authorization, bounds)
+            send = {"headers": headers, "data": body, "params": params}
+            response = _follow(session, method, url, send, authorization, bounds)
         except requests.RequestException:
             if deadline.expired:
                 raise _too_slow(bounds, method, url, seconds) from None
@@ -235,23 +236,22 @@ def _follow(
     session: requests.Session,
     method: str,
     url: str,
-    headers: Mapping[str, str],
-    body: bytes | None,
-    params: Params | None,
+    send: dict[str, Any],
     authorization: tuple[str, Origin] | None,
     bounds: Bounds,
 ) -> requests.Response:
+    """``send``: the headers, data and params of the first hop (later hops go to their Location as is)."""
     for _ in range(MAX_REDIRECTS + 1):
         _check_scheme(url, bounds, method)
-        sent = dict(headers)
+        headers = dict(send["headers"])
         if authorization is not None and origin(url) == authorization[1]:
-            sent["Authorization"] = authorization[0]
+            headers["Authorization"] = authorization[0]
         response = session.request(
             method,
             url,
-            headers=sent,
-            data=body,
-            params=params,
+            headers=headers,
+            data=send["data"],
+            params=send["params"],
             timeout=bounds.timeout,
             verify=bounds.verify,
             allow_redirects=False,
@@ -260,7 +260,7 @@ def _follow(
         location = response.headers.get("Location", "")
         if method in ("GET", "HEAD") and response.status_code in REDIRECTS and location:
             response.close()
-            url, params = urljoin(response.url, location), None
+            url, send = urljoin(response.url, location), {**send, "params": None}
             continue
         _load(response, method, bounds)
         return response
