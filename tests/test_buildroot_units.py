@@ -3,6 +3,7 @@ the BR2_EXTERNAL tree, the inputs that force a clean build, and the post-fakeroo
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -143,6 +144,18 @@ def test_the_repository_defconfigs_keep_root_locked_and_getty_off() -> None:
     assert apacheinit["BR2_ROOTFS_OVERLAY"] == "$(BR2_EXTERNAL_ROOTFS_CI_PATH)/../overlay"
 
 
+def test_the_repository_defconfigs_use_the_pinned_bootlin_glibc_toolchain_of_their_architecture() -> None:
+    # x86_64: Bootlin is kconfig's default external toolchain there, so savedefconfig leaves its line out.
+    expected = [("apacheinit", "X86_64", False), ("testrfs", "X86_64", False),
+                ("apacheinit_aarch64", "AARCH64", True), ("testrfs_aarch64", "AARCH64", True)]  # fmt: skip
+    for name, variant, bootlin_line in expected:
+        config = values((EXTERNAL / f"configs/{name}_defconfig").read_text())
+        assert config["BR2_TOOLCHAIN_EXTERNAL"] == "y", name
+        assert config[f"BR2_TOOLCHAIN_EXTERNAL_BOOTLIN_{variant}_GLIBC_STABLE"] == "y", name
+        assert ("BR2_TOOLCHAIN_EXTERNAL_BOOTLIN" in config) is bootlin_line, name
+        assert not any(symbol.startswith("BR2_KERNEL_HEADERS") for symbol in config), name
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
@@ -274,3 +287,56 @@ def test_post_fakeroot_leaves_images_without_apache_alone(tmp_path: Path) -> Non
     before = remaining(root)
     run_post_fakeroot(root)
     assert remaining(root) == before
+
+
+def elf(path: Path, *, soname: str = "", needs: tuple[Path, ...] = ()) -> Path:
+    """A real ELF file built by the host's cc: a shared library named soname, or a program; it
+    names each of needs (shared libraries) in DT_NEEDED."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source = path.parent / f"{path.name}.c"
+    source.write_text("int rootfs_ci_probe(void) { return 0; }\n" if soname else "int main(void) { return 0; }\n")
+    shared = ["-shared", "-fPIC", f"-Wl,-soname,{soname}"] if soname else []
+    linked = ["-Wl,--no-as-needed", *(str(library) for library in needs)]
+    subprocess.run(["cc", *shared, "-o", str(path), str(source), *linked], check=True, capture_output=True)
+    source.unlink()
+    return path
+
+
+def test_post_fakeroot_drops_the_toolchain_runtime_libraries_nothing_needs(tmp_path: Path) -> None:
+    root = tmp_path / "target"
+    gomp = elf(root / "usr/lib/libgomp.so.1.0.0", soname="libgomp.so.1")
+    atomic = elf(root / "lib/libatomic.so.1.2.0", soname="libatomic.so.1")
+    elf(root / "lib/libstdc++.so.6.0.33", soname="libstdc++.so.6")
+    (root / "lib/libstdc++.so.6.0.33-gdb.py").write_text("# gdb pretty printers\n")
+    for link, target in (("lib/libstdc++.so.6", "libstdc++.so.6.0.33"), ("usr/lib/libgomp.so.1", "libgomp.so.1.0.0"),
+                         ("lib/libatomic.so.1", "libatomic.so.1.2.0")):  # fmt: skip
+        (root / link).symlink_to(target)
+    (root / "lib/libgcc_s.so.1").write_text("not linked by anything, but glibc dlopens it\n")
+    elf(root / "usr/bin/server", needs=(gomp,))  # a program needs libgomp
+    elf(root / "usr/lib/libplugin.so", soname="libplugin.so", needs=(atomic,))  # a library needs libatomic
+
+    result = run_post_fakeroot(root)
+
+    left = {path.relative_to(root).as_posix() for path in root.rglob("*")}
+    assert not any(name.startswith("lib/libstdc++") for name in left)
+    assert {"usr/lib/libgomp.so.1", "usr/lib/libgomp.so.1.0.0", "lib/libatomic.so.1", "lib/libatomic.so.1.2.0",
+            "lib/libgcc_s.so.1", "usr/bin/server", "usr/lib/libplugin.so"} <= left  # fmt: skip
+    assert "removed toolchain runtime libraries nothing needs: libstdc++.so.6\n" in result.stdout
+
+
+def test_post_fakeroot_refuses_to_guess_without_readelf(tmp_path: Path) -> None:
+    root = tmp_path / "target"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib/libstdc++.so.6").write_text("x\n")
+    result = subprocess.run(
+        [str(POST_FAKEROOT), str(root)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "READELF": "no-readelf"},
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "post-fakeroot: no-readelf not found; install binutils (or set READELF) so unused libraries can be told apart\n"
+    )
+    assert (root / "lib/libstdc++.so.6").exists()

@@ -66,9 +66,12 @@ SKELETON = {
 PACKAGES: dict[str, tuple[str, str, str, list[str], str, dict[str, str], str]] = {
     "host-skeleton": ("", "host", "unknown", [], "", {}, ""),
     "host-fakeroot": ("1.37.1.2", "host", "GPL-3.0+", ["host-skeleton"], "", {}, ""),
-    "toolchain": ("", "target", "", ["glibc"], "", {}, ""),
-    "glibc": ("2.42", "target", "GPL-2.0+ (programs), LGPL-2.1+, BSD-3-Clause, MIT (library)", ["host-skeleton"], "",
-              {"lib/libc.so.6": "stand-in libc\n"}, "cpe:2.3:a:gnu:glibc:2.42:-:*:*:*:*:*:*"),
+    "toolchain": ("", "target", "", ["toolchain-external-bootlin"], "", {}, ""),
+    # Like Buildroot's external toolchain: glibc and the compiler runtime, C++ and OpenMP included.
+    "toolchain-external-bootlin": ("2025.08-1", "target", "unknown", ["host-skeleton"], "",
+                                   {"lib/libc.so.6": "stand-in libc\n", "lib/libgcc_s.so.1": "stand-in libgcc_s\n",
+                                    "lib/libstdc++.so.6": "stand-in libstdc++\n",
+                                    "lib/libgomp.so.1": "stand-in libgomp\n"}, ""),
     "skeleton-init-sysv": ("", "target", "unknown", [], "", SKELETON, ""),
     "busybox": ("1.37.0", "target", "GPL-2.0, bzip2-1.0.4", ["toolchain", "skeleton-init-sysv"], "",
                 {"bin/busybox": SCRIPT.format(name="busybox")}, "cpe:2.3:a:busybox:busybox:1.37.0:-:*:*:*:*:*:*"),
@@ -81,7 +84,7 @@ PACKAGES: dict[str, tuple[str, str, str, list[str], str, dict[str, str], str]] =
 }  # fmt: skip
 VIRTUAL = {"toolchain"}
 SOURCES = {
-    "glibc": "glibc-2.42.tar.xz",
+    "toolchain-external-bootlin": "x86-64--glibc--stable-2025.08-1.tar.xz",
     "busybox": "busybox-1.37.0.tar.bz2",
     "pcre2": "pcre2-10.47.tar.bz2",
     "apr": "apr-1.7.6.tar.bz2",

@@ -5,12 +5,37 @@
 # rootfs.tar (after the overlay is copied): output/target itself stays complete, so after an
 # httpd.conf change an incremental build still finds every module it may now load.
 #
-# Keeps only the httpd modules that a LoadModule line names, and drops Apache's extras
-# (stock config copies, icons, error pages, CGI samples, support tools) unless httpd.conf
-# mentions them. Images without /etc/apache2/httpd.conf are left alone.
+# 1. Every image: drops the compiler runtime libraries that no ELF file in the image needs.
+#    Buildroot copies them from an external toolchain whatever the packages use (the Bootlin
+#    toolchains have C++ and OpenMP, so libstdc++ and libgomp come along). glibc never
+#    dlopens them; libgcc_s, which it does dlopen, is not touched.
+# 2. Images with /etc/apache2/httpd.conf: keeps only the httpd modules that a LoadModule line
+#    names, and drops Apache's extras (stock config copies, icons, error pages, CGI samples,
+#    support tools) unless httpd.conf mentions them.
 set -eu
 
 TARGET_DIR=${1:?usage: $0 TARGET_DIR}
+READELF=${READELF:-readelf}
+RUNTIME_SONAMES="libstdc++.so.6 libgomp.so.1 libatomic.so.1"
+
+if ! command -v "$READELF" >/dev/null 2>&1; then
+    echo "post-fakeroot: $READELF not found; install binutils (or set READELF) so unused libraries can be told apart" >&2
+    exit 1
+fi
+
+# Sonames that some ELF file of the image names in DT_NEEDED (readelf skips non-ELF files).
+NEEDED=$(find "$TARGET_DIR" -type f -exec "$READELF" -d {} + 2>/dev/null |
+    sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p' | sort -u)
+
+dropped=""
+for soname in $RUNTIME_SONAMES; do
+    printf '%s\n' "$NEEDED" | grep -qxF -- "$soname" && continue
+    [ -n "$(find "$TARGET_DIR" -name "$soname*" -print)" ] || continue
+    find "$TARGET_DIR" -name "$soname*" -delete
+    dropped="$dropped $soname"
+done
+echo "post-fakeroot: removed toolchain runtime libraries nothing needs:${dropped:- none}"
+
 CONF_DIR=$TARGET_DIR/etc/apache2
 CONF=$CONF_DIR/httpd.conf
 [ -f "$CONF" ] || exit 0
