@@ -89,7 +89,9 @@ def test_a_cmd_flooding_its_log_is_read_within_bounds(
     flood_tag = f"{tag}-flood"
     base = engine.containers.create(f"testrfs:{tag}")
     try:
-        base.commit("testrfs", flood_tag, changes=[f'CMD ["/bin/sh", "-c", "{FLOOD}; touch /tmp/flooded; exec sleep 1000"]'])
+        base.commit(
+            "testrfs", flood_tag, changes=[f'CMD ["/bin/sh", "-c", "{FLOOD}; touch /tmp/flooded; exec sleep 1000"]']
+        )
     finally:
         base.remove(force=True)
     logs = [{"name": "last line", "expected": ["the-end"]}, {"name": "never printed", "expected": ["^nowhere$"]}]
