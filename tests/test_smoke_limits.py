@@ -51,14 +51,17 @@ def test_a_command_that_never_exits_fails_after_its_timeout(
 ) -> None:
     project, tag = testrfs
     sleep = {"command": "sleep", "args": ["1000"], "timeoutSeconds": 2}
-    spec = write_spec(tmp_path / "hang.yaml", [{"name": "exec", **sleep}, {"name": "fresh", "fresh": True, **sleep}])
+    quiet = {"command": "sh", "args": ["-c", "exec >&- 2>&-; sleep 1000"], "timeoutSeconds": 2}  # output ends early
+    tests = [{"name": "exec", **sleep}, {"name": "fresh", "fresh": True, **sleep}]
+    tests += [{"name": "exec, output closed", **quiet}, {"name": "fresh, output closed", "fresh": True, **quiet}]
+    spec = write_spec(tmp_path / "hang.yaml", tests)
     started = time.monotonic()
     result = project.invoke("smoke", "--image", "testrfs", "--tag", tag, "--spec", str(spec), timeout=120)
     assert time.monotonic() - started < 60
     assert result.returncode == 6, result.stderr
     assert "Traceback" not in result.stderr
     got = failures(project)
-    assert set(got) == {"exec", "fresh"}
+    assert set(got) == {test["name"] for test in tests}
     assert all(text.startswith("timed out after 2s") for text in got.values()), got
     assert "FAILED commandTests: fresh" in result.stderr
     assert our_containers(engine, result.pid) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 
+import requests
 from docker.errors import DockerException
 from docker.models.containers import Container
 from docker.types import LogConfig
@@ -15,7 +16,6 @@ from ci.smoke.capture import Captured, raw_socket, read_multiplexed
 from ci.smoke.checks import Outcome, Target, matches_all, matches_any, timed
 from ci.smoke.report import CheckResult
 
-EXIT_CODE_WAIT = 5.0  # seconds the engine gets to record an exit code once the output has ended
 NO_LOGS = LogConfig(type=LogConfig.types.NONE)  # a fresh container's output is read attached, not logged
 
 
@@ -28,14 +28,13 @@ def _exec(target: Target, test: s.CommandTest, deadline: float) -> tuple[Capture
         captured = read_multiplexed(sock, deadline)
     finally:
         sock.close()
-    exit_code = None
-    wait_until = time.monotonic() + EXIT_CODE_WAIT
-    while not captured.timed_out and exit_code is None and time.monotonic() < wait_until:
+    while not captured.timed_out:  # the output can end before the command does
         state = api.exec_inspect(created["Id"])
-        exit_code = None if state.get("Running") else state.get("ExitCode")
-        if exit_code is None:
-            time.sleep(0.05)
-    return captured, exit_code
+        if not state.get("Running"):
+            return captured, state.get("ExitCode")
+        captured.timed_out = time.monotonic() > deadline
+        time.sleep(0.05)
+    return captured, None
 
 
 def _fresh(target: Target, test: s.CommandTest, deadline: float) -> tuple[Captured, int | None]:
@@ -53,11 +52,14 @@ def _fresh(target: Target, test: s.CommandTest, deadline: float) -> tuple[Captur
         captured = read_multiplexed(sock, deadline)
     finally:
         sock.close()
-    if captured.timed_out:
-        with contextlib.suppress(DockerException):
-            container.kill()
-        return captured, None
-    return captured, int(container.wait(timeout=EXIT_CODE_WAIT)["StatusCode"])
+    if not captured.timed_out:  # the output can end before the command does
+        try:
+            return captured, int(container.wait(timeout=max(deadline - time.monotonic(), 0.1))["StatusCode"])
+        except requests.RequestException:
+            captured.timed_out = True
+    with contextlib.suppress(DockerException):
+        container.kill()
+    return captured, None
 
 
 def _problems(test: s.CommandTest, captured: Captured, exit_code: int | None) -> list[str]:
