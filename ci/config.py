@@ -28,9 +28,8 @@ DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian policy 5.6.1
 SONAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.-]*")
 APPLET = re.compile(r"[A-Za-z0-9_\[][A-Za-z0-9_.\[\]-]*")
 ROOTFS_PATH = re.compile(r"/[^\x00-\x1f\x7f]*")
-DEFCONFIG = re.compile(r"[A-Za-z0-9_{][A-Za-z0-9_.{}-]*")
 GIT_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
-GIT_URL = re.compile(r"[^-\s][^\s\x00-\x1f\x7f]*")
+NOT_AN_OPTION = re.compile(r"[^-\s][^\s\x00-\x1f\x7f]*")  # no leading "-", no spaces or controls
 DEFAULT_MAX_ROOTFS_BYTES = 512 * 1024 * 1024
 
 
@@ -103,7 +102,7 @@ class BuildrootOptions(_Strict):
     @classmethod
     def _defconfig_name(cls, value: str) -> str:
         if value:
-            _each_matches([value], DEFCONFIG, "defconfig file name", "tiny_{arch}_defconfig")
+            _each_matches([value], NOT_AN_OPTION, "defconfig file name", "tiny_{arch}_defconfig")
         return value
 
 
@@ -204,7 +203,9 @@ class BuildrootConfig(_Strict):
     @field_validator("git_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        _each_matches([value], GIT_URL, "git URL (no leading '-', no spaces or control characters)", "https://...")
+        _each_matches(
+            [value], NOT_AN_OPTION, "git URL (no leading '-', no spaces or control characters)", "https://..."
+        )
         return value
 
 
