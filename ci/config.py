@@ -23,7 +23,20 @@ NAMESPACE = "rootfs_ci"
 CONFIG_FILE = "invoke.yaml"
 
 Arch = Literal["x86_64", "aarch64"]
-IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+IMAGE_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")  # always fullmatch: '$' would accept a final newline
+DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")  # Debian policy 5.6.1
+SONAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.-]*")
+APPLET = re.compile(r"[A-Za-z0-9_\[][A-Za-z0-9_.\[\]-]*")
+ROOTFS_PATH = re.compile(r"/[^\x00-\x1f\x7f]*")
+GIT_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+NOT_AN_OPTION = re.compile(r"[^-\s][^\s\x00-\x1f\x7f]*")  # no leading "-", no spaces or controls
+DEFAULT_MAX_ROOTFS_BYTES = 512 * 1024 * 1024
+
+
+def _each_matches(values: Any, pattern: re.Pattern[str], what: str, example: str) -> None:
+    for value in values:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid {what} (e.g. {example})")
 
 
 class _Strict(BaseModel):
@@ -53,6 +66,30 @@ class DebianOptions(_Strict):
     )
     httpd: HttpdOptions | None = Field(None, description="apache mapping (see debian.httpd.*)")
 
+    @field_validator("packages")
+    @classmethod
+    def _package_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _each_matches(value, DEBIAN_PACKAGE, "Debian package name: lowercase letters, digits, + . -", "libc6")
+        return value
+
+    @field_validator("dlopen")
+    @classmethod
+    def _sonames(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _each_matches(value, SONAME, "soname", "libgcc_s.so.1")
+        return value
+
+    @field_validator("busybox_applets")
+    @classmethod
+    def _applets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _each_matches(value, APPLET, "busybox applet name", "ls")
+        return value
+
+    @field_validator("files")
+    @classmethod
+    def _absolute_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        _each_matches([*value, *value.values()], ROOTFS_PATH, "absolute path without control characters", "/bin/sh")
+        return value
+
 
 class BuildrootOptions(_Strict):
     defconfig: str = Field(
@@ -61,12 +98,24 @@ class BuildrootOptions(_Strict):
         "(default: IMAGE_defconfig; IMAGE_ARCH_defconfig for the other platforms)",
     )
 
+    @field_validator("defconfig")
+    @classmethod
+    def _defconfig_name(cls, value: str) -> str:
+        if value:
+            _each_matches([value], NOT_AN_OPTION, "defconfig file name", "tiny_{arch}_defconfig")
+        return value
+
 
 class ImageConfig(_Strict):
     description: str = Field("", description="org.opencontainers.image.description label")
     backend: Literal["debian", "buildroot"] = Field("debian", description="rootfs backend")
     platforms: tuple[Arch, ...] = Field(("x86_64",), description="architectures to build")
-    overlays: tuple[str, ...] = Field((), description="overlay dirs copied on top of the rootfs, in order")
+    overlays: tuple[str, ...] = Field(
+        (), description="overlay dirs copied on top of the rootfs, in order (inside the project)"
+    )
+    max_rootfs_bytes: int = Field(
+        DEFAULT_MAX_ROOTFS_BYTES, gt=0, description="build fails before writing a rootfs.tar larger than this"
+    )
     cmd: tuple[str, ...] = Field(("/bin/sh",), description="image CMD (exec form)")
     ports: tuple[int, ...] = Field((), description="exposed TCP ports")
     labels: dict[str, str] = Field({}, description="extra image labels")
@@ -145,6 +194,20 @@ class BuildrootConfig(_Strict):
         description="an existing Buildroot checkout at the pinned tag, used instead of cloning (offline builds)",
     )
 
+    @field_validator("version")
+    @classmethod
+    def _tag_name(cls, value: str) -> str:
+        _each_matches([value], GIT_TAG, "Buildroot release tag", "2026.02.3")
+        return value
+
+    @field_validator("git_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        _each_matches(
+            [value], NOT_AN_OPTION, "git URL (no leading '-', no spaces or control characters)", "https://..."
+        )
+        return value
+
 
 class RootfsCiConfig(_Strict):
     project_dir: str = Field(".", description="project root; other paths are relative to it (tasks.py sets it)")
@@ -154,6 +217,9 @@ class RootfsCiConfig(_Strict):
     local_tag: str = Field("dev", description="tag of images loaded into the local engine")
     source_url: str = Field("", description="org.opencontainers.image.source (default: git remote origin)")
     images: dict[str, ImageConfig] = Field({}, description="images to build, by name")
+    allow_external_overlays: bool = Field(
+        False, description="allow overlays outside the project dir (absolute paths, '..', symlinks)"
+    )
     tags: TagsConfig = Field(default_factory=TagsConfig, description="tag rules")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="registry settings")
     buildroot: BuildrootConfig = Field(default_factory=BuildrootConfig, description="Buildroot source pin")
@@ -162,7 +228,7 @@ class RootfsCiConfig(_Strict):
     @classmethod
     def _image_names(cls, value: dict[str, ImageConfig]) -> dict[str, ImageConfig]:
         for name in value:
-            if not IMAGE_NAME.match(name):
+            if not IMAGE_NAME.fullmatch(name):
                 raise ValueError(f"image name {name!r} must be lowercase letters, digits and . _ -")
         return value
 
@@ -233,18 +299,32 @@ def _check_paths(config: RootfsCiConfig, project_dir: Path, config_file: Path) -
         )
     for name, image in config.images.items():
         for index, overlay in enumerate(image.overlays):
-            if not (project_dir / overlay).is_dir():
-                raise error_at(
-                    config_file,
-                    (NAMESPACE, "images", name, "overlays", index),
-                    f"overlay directory {overlay!r} does not exist under {project_dir}; create it or fix the path",
-                )
+            problem = _overlay_problem(overlay, project_dir, config.allow_external_overlays)
+            if problem:
+                raise error_at(config_file, (NAMESPACE, "images", name, "overlays", index), problem)
         if image.backend == "debian" and not image.debian.packages:
             raise error_at(
                 config_file,
                 (NAMESPACE, "images", name, "debian", "packages"),
                 "the debian backend needs at least one package (e.g. [busybox, libc6])",
             )
+
+
+def _overlay_problem(overlay: str, project_dir: Path, allow_external: bool) -> str | None:
+    """Why ``overlay`` cannot be used, or None: it must be a directory inside the project."""
+    path = project_dir / overlay
+    try:
+        exists = path.is_dir()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        return f"overlay directory {overlay!r} cannot be used ({exc.strerror}); fix the path"
+    if not exists:
+        return f"overlay directory {overlay!r} does not exist under {project_dir}; create it or fix the path"
+    if not allow_external and not path.resolve().is_relative_to(project_dir.resolve()):
+        return (
+            f"overlay directory {overlay!r} is outside the project {project_dir}; move it into the project, "
+            f"or set {NAMESPACE}.allow_external_overlays: true"
+        )
+    return None
 
 
 def source_date_epoch(project_dir: Path, environ: Mapping[str, str]) -> int:

@@ -22,8 +22,8 @@ from ci.fsutil import atomic_output
 from ci.version import UNRELEASED_NAME, headings, next_version, parse_version
 
 CHANGELOG = "CHANGELOG.md"
-LINK = re.compile(r"^\[(?P<label>[^\]]+)\]:\s*(?P<url>\S+)\s*$")
-LINK_BASE = re.compile(r"^(?P<base>.+?)/(?:compare|releases/tag)/\S+$")
+LINK = re.compile(r"\[(?P<label>[^\]]+)\]:\s*(?P<url>\S+)\s*")  # fullmatch
+LINK_BASE = re.compile(r"(?P<base>.+?)/(?:compare|releases/tag)/\S+")  # fullmatch
 SUBHEADING = re.compile(r"^#{1,6}(?:\s|$)")
 PREVIEW_LINES = 12
 
@@ -65,7 +65,7 @@ def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
 def _links_start(lines: list[str]) -> int:
     """Index where the trailing block of link definitions (and blank lines) starts."""
     start = len(lines)
-    while start > 0 and (not lines[start - 1].strip() or LINK.match(lines[start - 1])):
+    while start > 0 and (not lines[start - 1].strip() or LINK.fullmatch(lines[start - 1])):
         start -= 1
     return start
 
@@ -81,12 +81,12 @@ def _strip_blank(lines: list[str]) -> list[str]:
 
 def _links(old: list[str], version: str, previous: str | None, fallback_url: str) -> list[str]:
     """The link block with [Unreleased] and [version] compare links; old links kept after them."""
-    parsed = [(match["label"], match["url"]) for line in old if (match := LINK.match(line))]
-    bases = [base["base"] for label, url in parsed if (base := LINK_BASE.match(url))]
+    parsed = [(match["label"], match["url"]) for line in old if (match := LINK.fullmatch(line))]
+    bases = [base["base"] for label, url in parsed if (base := LINK_BASE.fullmatch(url))]
     unreleased = [
         base["base"]
         for label, url in parsed
-        if label.lower() == UNRELEASED_NAME.lower() and (base := LINK_BASE.match(url))
+        if label.lower() == UNRELEASED_NAME.lower() and (base := LINK_BASE.fullmatch(url))
     ]
     url = (unreleased or bases or [fallback_url])[0].rstrip("/")
     kept = [f"[{label}]: {link}" for label, link in parsed if label.lower() not in (UNRELEASED_NAME.lower(), version)]
@@ -167,7 +167,12 @@ def plan_release(project_dir: Path, bump: str, today: datetime.date | None = Non
     if dirty:
         shown = ", ".join(line[3:] for line in dirty[:3]) + (", ..." if len(dirty) > 3 else "")
         raise ReleaseError(f"the work tree has uncommitted changes ({shown}); commit or stash them first")
-    if _git(project_dir, "rev-parse", "-q", "--verify", f"refs/tags/v{version}", check=False).returncode == 0:
+    if (
+        _git(
+            project_dir, "rev-parse", "-q", "--verify", "--end-of-options", f"refs/tags/v{version}", check=False
+        ).returncode
+        == 0
+    ):
         raise ReleaseError(f"tag v{version} already exists; fix {CHANGELOG} or delete the tag")
     tagged = max(_tag_versions(project_dir), default=None)
     if tagged is not None and (current is None or tagged > current):
@@ -201,10 +206,10 @@ def apply_release(plan: ReleasePlan) -> str:
     _write(plan.changelog, plan.new_text)
     try:
         _git(repo, "commit", "-q", "-m", plan.message, "--", str(plan.changelog))
-        _git(repo, "tag", "-a", plan.tag, "-m", plan.message)
+        _git(repo, "tag", "-a", "-m", plan.message, "--", plan.tag)
     except BaseException:
         if _git(repo, "rev-parse", "HEAD", check=False).stdout.strip() != before:
-            _git(repo, "reset", "-q", before, check=False)
+            _git(repo, "reset", "-q", before, "--", check=False)
         _write(plan.changelog, plan.old_text)
         raise
     return _git(repo, "rev-parse", "HEAD").stdout.strip()

@@ -11,7 +11,7 @@ import semver
 
 from ci.errors import ConfigError
 
-HEADING = re.compile(r"^## \[(?P<name>[^\]]*)\](?P<rest>.*)$")
+HEADING = re.compile(r"## \[(?P<name>[^\]]*)\](?P<rest>.*)")  # fullmatch: "$" accepts a final newline
 DATED = re.compile(r" - (?P<date>\d{4}-\d{2}-\d{2})(?: \[YANKED\])?\s*")
 UNRELEASED = "0.0.0-dev"
 UNRELEASED_NAME = "Unreleased"
@@ -37,7 +37,7 @@ def headings(text: str, name: str = "CHANGELOG.md") -> list[Heading]:
     """Every ``## [X.Y.Z] - YYYY-MM-DD`` and ``## [Unreleased]`` heading, in file order, validated."""
     found: list[Heading] = []
     for index, line in enumerate(text.splitlines()):
-        match = HEADING.match(line)
+        match = HEADING.fullmatch(line)
         if match is None:
             continue
         where, label, rest = f"{name}:{index + 1}", match["name"], match["rest"]

@@ -16,6 +16,7 @@ from ci.archive import extract_tar
 from ci.errors import BackendError, UnsafeArchiveError
 from ci.fsutil import resolve_in_root
 from ci.rootfs.overlay import apply_overlay
+from ci.rootfs.tarball import check_size
 
 SEGMENTS = st.sampled_from(["a", "b", "etc", "..", ".", "", "lib", "x y"])
 PATHS = st.lists(SEGMENTS, min_size=1, max_size=5).map("/".join)
@@ -158,3 +159,27 @@ def test_overlays_never_write_outside_the_rootfs(tmp_path_factory: pytest.TempPa
         apply_overlay(overlay, tree)
     assert everything_under(outside) == set()
     assert {p.name for p in sandbox.iterdir()} <= {"outside", "tree", "overlay"}
+
+
+def test_an_overlay_path_too_long_for_the_file_system_is_one_backend_error(tmp_path: Path) -> None:
+    """A symlink in the tree whose target has a 300-character name; the overlay writes through it."""
+    tree, overlay = tmp_path / "tree", tmp_path / "overlay"
+    tree.mkdir()
+    (tree / "lnk").symlink_to("x" * 300)
+    (overlay / "lnk").mkdir(parents=True)
+    (overlay / "lnk" / "file").write_text("x")
+    with pytest.raises(BackendError, match=r"lnk cannot be copied \(File name too long\); shorten or remove it"):
+        apply_overlay(overlay, tree)
+
+
+def test_a_sparse_file_over_the_size_limit_is_refused_before_writing(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "srv").mkdir(parents=True)
+    with (tree / "srv" / "sparse").open("wb") as handle:
+        handle.truncate(1 << 30)
+    with pytest.raises(
+        BackendError,
+        match=r"over LIMIT \(1048576\); the largest file is /srv/sparse \(1073741824 bytes, sparse: 0 on disk\)",
+    ):
+        check_size(tree, 1 << 20, "LIMIT")
+    check_size(tree, 2 << 30, "LIMIT")  # within a larger limit

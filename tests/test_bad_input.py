@@ -264,10 +264,10 @@ def stage_apacheinit(project: Project) -> str:
     return written.manifest.digest
 
 
-HOSTILE = ("oversized manifest", "digest header naming other bytes", "https upload Location over http")
+HOSTILE_REGISTRIES = ("oversized manifest", "digest header naming other bytes", "https upload Location over http")
 
 
-@pytest.mark.parametrize("name", list(HOSTILE))
+@pytest.mark.parametrize("name", list(HOSTILE_REGISTRIES))
 def test_hostile_registry(
     name: str, project: Project, engine, shared_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -306,3 +306,92 @@ def test_hostile_registry(
         test_bad_input(name, project, engine, shared_cache)
     assert [seen for seen in fake.seen if seen.scheme == "http" and fake.scheme == "https"] == []
     assert not [seen for seen in fake.seen if seen.method == "PUT" and "/manifests/" in seen.path]
+
+
+# ---- issue 20: option injection, whole-string matching, long paths, huge and external overlays ----
+
+PKGCACHE = "/tmp/rootfs-ci-test-pkgcache.bin"
+
+
+def overlay_files(files: dict[str, str | int], overlays: list[str]) -> Edit:
+    """Write overlay entries (text, a symlink target after '->', or a sparse file of N bytes); set the overlays."""
+
+    def edit(project: Project) -> None:
+        for relative, content in files.items():
+            path = project.path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, int):
+                with path.open("wb") as handle:
+                    handle.truncate(content)
+            elif content.startswith("->"):
+                path.symlink_to(content[2:])
+            else:
+                path.write_text(content)
+        apacheinit("overlays", overlays)(project)
+
+    return edit
+
+
+HOSTILE = {
+    "package name that is an apt option": Case(
+        ("build",),
+        2,
+        "debian.packages: '-oDir::Cache::pkgcache=/tmp/rootfs-ci-test-pkgcache.bin' is not a valid Debian package",
+        debian(lambda d: d["packages"].append(f"-oDir::Cache::pkgcache={PKGCACHE}")),
+    ),
+    "package name with a newline": Case(
+        ("build",),
+        2,
+        r"'busy\nbox' is not a valid Debian package name",
+        debian(lambda d: d["packages"].append("busy\nbox")),
+    ),
+    "spec path with a newline": Case(("smoke", "--spec", "no\npe.yaml"), 2, r"smoke spec no\npe.yaml does not exist"),
+    "image name with a final newline": Case(
+        ("build",), 2, r"image name 'testrfs\n' must be lowercase", text("    testrfs:\n", '    "testrfs\\n":\n')
+    ),
+    "overlay outside the project": Case(
+        ("build",), 2, "overlay directory '/tmp' is outside the project", apacheinit("overlays", ["/tmp"])
+    ),
+    "overlay climbing out with ..": Case(
+        ("build",), 2, "overlay directory '..' is outside the project", apacheinit("overlays", [".."])
+    ),
+    "overlay name too long for the file system": Case(
+        ("build",), 2, "cannot be used (File name too long)", apacheinit("overlays", ["x" * 300])
+    ),
+    "overlay path too long through a symlink": Case(
+        ("build",),
+        3,
+        "lnk cannot be copied (File name too long)",
+        overlay_files(
+            {"overlay-a/lnk": "->" + "x" * 300, "overlay-b/lnk/file": "x"}, ["overlay", "overlay-a", "overlay-b"]
+        ),
+    ),
+    "sparse 1 GiB file in an overlay": Case(
+        ("build",),
+        3,
+        "max_rootfs_bytes (536870912); the largest file is /srv/huge (1073741824 bytes",
+        overlay_files({"overlay-big/srv/huge": 1 << 30}, ["overlay", "overlay-big"]),
+    ),
+    "defconfig that is a make option": Case(
+        ("build",),
+        2,
+        "'-f/tmp/Makefile' is not a valid defconfig",
+        apacheinit("buildroot", {"defconfig": "-f/tmp/Makefile"}),
+    ),
+    "Buildroot URL that is a git option": Case(
+        ("build",),
+        2,
+        "buildroot.git_url: '--upload-pack=touch /tmp/x' is not a valid git URL",
+        config(lambda data: data["rootfs_ci"].update(buildroot={"git_url": "--upload-pack=touch /tmp/x"})),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=list(HOSTILE))
+def test_hostile_input(name: str, project: Project, engine, shared_cache: Path, monkeypatch) -> None:
+    """The catalogue's checks, for the cases above."""
+    monkeypatch.setitem(CATALOGUE, name, HOSTILE[name])
+    for left in Path(PKGCACHE).parent.glob(Path(PKGCACHE).name + "*"):
+        left.unlink()
+    test_bad_input(name, project, engine, shared_cache)
+    assert not list(Path(PKGCACHE).parent.glob(Path(PKGCACHE).name + "*"))  # apt never saw a name as an option

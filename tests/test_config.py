@@ -120,3 +120,107 @@ def test_duplicate_keys_are_refused_with_their_line(tmp_path: Path) -> None:
         ConfigError, match=r"^invoke.yaml:5: not valid YAML \(key 'web' appears twice \(first on line 3\)\)"
     ):
         preflight(tmp_path, {NAMESPACE})
+
+
+def image_with(tmp_path: Path, **debian: object) -> dict:
+    raw = write(tmp_path, GOOD)
+    raw["images"]["web"]["debian"].update(debian)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("packages", ["-oDir::Cache::pkgcache=/tmp/x"], "is not a valid Debian package name"),
+        ("packages", ["busy\nbox"], r"'busy\\nbox' is not a valid Debian package name"),
+        ("packages", ["busybox\n"], "is not a valid Debian package name"),
+        ("packages", ["Busybox"], "is not a valid Debian package name"),
+        ("packages", ["b"], "is not a valid Debian package name"),
+        ("dlopen", ["--library-path=/tmp"], "is not a valid soname"),
+        ("dlopen", ["../../etc/libx.so"], "is not a valid soname"),
+        ("busybox_applets", ["--install"], "is not a valid busybox applet name"),
+        ("busybox_applets", ["../sh"], "is not a valid busybox applet name"),
+        ("files", {"bin/busybox": "/bin/busybox"}, "is not a valid absolute path"),
+        ("files", {"/bin/busybox": "/bin/busy\nbox"}, "is not a valid absolute path"),
+    ],
+)
+def test_debian_names_follow_their_grammar(tmp_path: Path, key: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=rf"rootfs_ci\.images\.web\.debian\.{key}: .*{message}") as caught:
+        parse_config(image_with(tmp_path, **{key: value}), tmp_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_valid_debian_names_pass(tmp_path: Path) -> None:
+    raw = image_with(
+        tmp_path,
+        packages=["libstdc++6", "apache2-bin", "libpcre2-8-0", "g++-12"],
+        dlopen=["libgcc_s.so.1", "libnss_files.so.2"],
+        busybox_applets=["[", "[[", "ls", "sha256sum"],
+        files={"/usr/sbin/apache2": "/usr/bin/httpd"},
+    )
+    assert parse_config(raw, tmp_path).images["web"].debian.packages[0] == "libstdc++6"
+
+
+@pytest.mark.parametrize("name", ["web\n", "web\nx", "-web"])
+def test_image_names_are_matched_whole(tmp_path: Path, name: str) -> None:
+    raw = write(tmp_path, GOOD)
+    raw["images"][name] = raw["images"].pop("web")
+    raw["default_image"] = name
+    with pytest.raises(ConfigError, match="must be lowercase letters, digits"):
+        parse_config(raw, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("buildroot", "git_url", "--upload-pack=touch /tmp/x"),
+        ("buildroot", "version", "--help"),
+        ("buildroot", "version", "2026.02.3\n"),
+    ],
+)
+def test_buildroot_pin_cannot_be_an_option(tmp_path: Path, section: str, key: str, value: str) -> None:
+    raw = write(tmp_path, GOOD)
+    raw[section] = {key: value}
+    with pytest.raises(ConfigError, match=rf"rootfs_ci\.{section}\.{key}: .* is not a valid"):
+        parse_config(raw, tmp_path)
+
+
+def test_defconfig_name_cannot_be_an_option(tmp_path: Path) -> None:
+    raw = write(tmp_path, GOOD)
+    raw["images"]["web"]["buildroot"] = {"defconfig": "-f/tmp/Makefile"}
+    with pytest.raises(ConfigError, match=r"buildroot\.defconfig: '-f/tmp/Makefile' is not a valid defconfig"):
+        parse_config(raw, tmp_path)
+
+
+def outside_overlay(tmp_path: Path, how: str) -> str:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    if how == "absolute":
+        return str(outside)
+    if how == "dotdot":
+        return "../elsewhere"
+    (project / "linked").symlink_to(outside)
+    return "linked"
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
+def test_overlays_outside_the_project_need_explicit_permission(tmp_path: Path, how: str) -> None:
+    overlay = outside_overlay(tmp_path, how)
+    project = tmp_path / "project"
+    raw = write(project, GOOD)
+    raw["images"]["web"]["overlays"] = [overlay]
+    with pytest.raises(ConfigError, match=r"overlays\[0\]: overlay directory .* is outside the project .*allow_ext"):
+        parse_config(raw, project)
+    raw["allow_external_overlays"] = True
+    assert parse_config(raw, project).images["web"].overlays == (overlay,)
+
+
+def test_an_overlay_name_too_long_for_the_file_system_is_one_line(tmp_path: Path) -> None:
+    raw = write(tmp_path, GOOD)
+    raw["images"]["web"]["overlays"] = ["x" * 300]
+    with pytest.raises(
+        ConfigError, match=r"overlays\[0\]: overlay directory 'x+' cannot be used \(File name too long\)"
+    ):
+        parse_config(raw, tmp_path)

@@ -117,7 +117,7 @@ def source_tree(pin: BuildrootConfig, project_dir: Path, cache: Cache, progress:
         checkout = scratch / "buildroot"
         cloned = _git(
             "-c", "advice.detachedHead=false", "-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=60",
-            "clone", "--quiet", "--depth", "1", "--branch", pin.version, pin.git_url, str(checkout),
+            "clone", "--quiet", "--depth", "1", "--branch", pin.version, "--", pin.git_url, str(checkout),
         )  # fmt: skip
         if cloned.returncode != 0:
             raise BackendError(

@@ -46,7 +46,7 @@ class Apt:
 
     def show(self, names: Sequence[str], deb_arch: str) -> dict[str, tuple[str, str, str]]:
         """name -> (version, architecture, sha256) of each package's candidate for ``deb_arch``."""
-        result = self._run("apt-cache", ["show", "--no-all-versions", *(f"{name}:{deb_arch}" for name in names)])
+        result = self._run("apt-cache", ["show", "--no-all-versions", "--", *(f"{name}:{deb_arch}" for name in names)])
         found: dict[str, tuple[str, str, str]] = {}
         for stanza in result.stdout.split("\n\n"):
             fields = dict(
@@ -66,7 +66,7 @@ class Apt:
         return found
 
     def download(self, specs: Sequence[str], into: Path) -> None:
-        result = self._run("apt-get", ["download", "-q", *specs], cwd=into)
+        result = self._run("apt-get", ["download", "-q", "--", *specs], cwd=into)
         if result.returncode != 0:
             reason = next((line for line in result.stderr.splitlines() if line.startswith("E:")), result.stderr.strip())
             raise BackendError(f"apt-get download {' '.join(specs)} failed: {reason[:300]}")

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from ci import __version__
-from ci.config import Settings
+from ci.config import NAMESPACE, Settings
 from ci.errors import BackendError
 from ci.fsutil import scratch_dir, sha256_file, write_atomic
 from ci.progress import Progress
 from ci.records import stage_dir, write_record
 from ci.rootfs import buildroot, debian
-from ci.rootfs.tarball import write_rootfs_tar
+from ci.rootfs.tarball import check_size, write_rootfs_tar
 from ci.version import project_version
 
 BACKENDS = ("debian", "buildroot")
@@ -51,6 +51,7 @@ def build_rootfs(settings: Settings, name: str | None, arch: str | None, backend
                 for p in assembly.packages
             ]
         permissions = {path: int(mode, 8) for path, mode in image.permissions.items()}
+        check_size(tree, image.max_rootfs_bytes, f"{NAMESPACE}.images.{name}.max_rootfs_bytes")
         size = write_rootfs_tar(tree, rootfs_tar, settings.source_date_epoch, permissions)
     digest = sha256_file(rootfs_tar)
     # Imported here: the CycloneDX library takes half a second to load, which every task would pay.

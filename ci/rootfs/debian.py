@@ -62,7 +62,7 @@ class Assembly:
 def extract_deb(deb: Path, into: Path) -> None:
     """Extract a .deb's data archive with ci.archive's safety rules."""
     with subprocess.Popen(
-        ["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ["dpkg-deb", "--fsys-tarfile", "--", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
         assert proc.stdout is not None
         extract_tar(proc.stdout, into, deb.name)

@@ -36,25 +36,35 @@ def apply_overlay(overlay: Path, tree: Path) -> int:
                 continue
             source = Path(dirpath) / name
             relative = (relative_dir / name).as_posix()
-            mode = source.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                destination = resolve_in_root(tree, relative, follow_last=False)
-                _remove(destination)
-                destination.symlink_to(os.readlink(source))
-            elif stat.S_ISDIR(mode):
-                destination = resolve_in_root(tree, relative)
-                if destination.exists() and not destination.is_dir():
-                    raise BackendError(f"overlay {overlay}: {relative} is a directory but the rootfs has a file there")
-                destination.mkdir(parents=True, exist_ok=True)
-            elif stat.S_ISREG(mode):
-                destination = resolve_in_root(tree, relative, follow_last=False)
-                if destination.is_dir() and not destination.is_symlink():
-                    raise BackendError(f"overlay {overlay}: {relative} is a file but the rootfs has a directory there")
-                _remove(destination)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, destination)
-                destination.chmod(stat.S_IMODE(mode))
-            else:
-                raise BackendError(f"overlay {overlay}: {relative} is a device, socket or FIFO; remove it")
+            try:
+                _copy_entry(source, relative, tree, overlay)
+            except OSError as exc:  # e.g. a path longer than the file system allows under the staging dir
+                raise BackendError(
+                    f"overlay {overlay}: {relative[:80]}{'...' if len(relative) > 80 else ''} cannot be copied "
+                    f"({exc.strerror}); shorten or remove it"
+                ) from None
             copied += 1
     return copied
+
+
+def _copy_entry(source: Path, relative: str, tree: Path, overlay: Path) -> None:
+    mode = source.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        destination = resolve_in_root(tree, relative, follow_last=False)
+        _remove(destination)
+        destination.symlink_to(os.readlink(source))
+    elif stat.S_ISDIR(mode):
+        destination = resolve_in_root(tree, relative)
+        if destination.exists() and not destination.is_dir():
+            raise BackendError(f"overlay {overlay}: {relative} is a directory but the rootfs has a file there")
+        destination.mkdir(parents=True, exist_ok=True)
+    elif stat.S_ISREG(mode):
+        destination = resolve_in_root(tree, relative, follow_last=False)
+        if destination.is_dir() and not destination.is_symlink():
+            raise BackendError(f"overlay {overlay}: {relative} is a file but the rootfs has a directory there")
+        _remove(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+        destination.chmod(stat.S_IMODE(mode))
+    else:
+        raise BackendError(f"overlay {overlay}: {relative} is a device, socket or FIFO; remove it")

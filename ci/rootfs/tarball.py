@@ -13,7 +13,7 @@ import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from ci.errors import UnsafeArchiveError
+from ci.errors import BackendError, UnsafeArchiveError
 from ci.fsutil import atomic_output
 
 # Buildroot's skeleton modes that differ from the u=rwX,go=rX default.
@@ -37,6 +37,28 @@ def _normal_mode(mode: int) -> int:
     if stat.S_ISDIR(mode) or mode & 0o111:
         return 0o755
     return 0o644
+
+
+BLOCK = 512
+
+
+def check_size(staging: Path, max_bytes: int, setting: str) -> None:
+    """Refuse, before a byte is written, a tree whose tar would exceed ``max_bytes`` (sparse files
+    count with their full length, as tar stores them)."""
+    total, largest = 2 * BLOCK, (0, "", 0)
+    for relative in _walk(staging):
+        status = (staging / relative).lstat()
+        size = status.st_size if stat.S_ISREG(status.st_mode) else 0
+        total += BLOCK + -(-size // BLOCK) * BLOCK
+        if size > largest[0]:
+            largest = (size, relative, status.st_blocks * 512)
+    if total > max_bytes:
+        size, relative, on_disk = largest
+        sparse = f", sparse: {on_disk} on disk" if on_disk < size else ""
+        raise BackendError(
+            f"the rootfs tar would be at least {total} bytes, over {setting} ({max_bytes}); the largest file is "
+            f"/{relative} ({size} bytes{sparse}): remove it or raise {setting}"
+        )
 
 
 def write_rootfs_tar(staging: Path, output: Path, epoch: int, permissions: Mapping[str, int]) -> int:

@@ -22,10 +22,12 @@ from docker.models.containers import Container
 from docker.models.images import Image
 
 from ci.smoke import spec as s
+from ci.smoke.capture import OUTPUT_LIMIT, Tail, read_chunks
 from ci.smoke.containers import RunContainers
 from ci.smoke.report import CheckResult
 
 Outcome = tuple[bool, str, str]  # passed, expected, got
+LOG_WAIT = 5.0  # seconds a log check waits for its lines
 
 
 def timed(section: str, name: str, check: Callable[[], Outcome]) -> CheckResult:
@@ -68,12 +70,12 @@ class Target:
         return self.container
 
 
-def _matches_all(patterns: Iterable[str], text: str) -> list[str]:
+def matches_all(patterns: Iterable[str], text: str) -> list[str]:
     """The patterns that do NOT match."""
     return [pattern for pattern in patterns if not re.search(pattern, text, re.MULTILINE)]
 
 
-def _matches_any(patterns: Iterable[str], text: str) -> list[str]:
+def matches_any(patterns: Iterable[str], text: str) -> list[str]:
     return [pattern for pattern in patterns if re.search(pattern, text, re.MULTILINE)]
 
 
@@ -183,8 +185,8 @@ def file_content_check(test: s.FileContentTest, target: Target) -> CheckResult:
         if found is None:
             return False, f"{test.path} present", "absent"
         text = found[1].decode(errors="replace")
-        missing = _matches_all(test.expectedContents, text)
-        excluded = _matches_any(test.excludedContents, text)
+        missing = matches_all(test.expectedContents, text)
+        excluded = matches_any(test.excludedContents, text)
         expected = f"matches {list(test.expectedContents)}, not {list(test.excludedContents)}"
         got = f"missing {missing}, excluded present {excluded}" if missing or excluded else "as expected"
         return not missing and not excluded, expected, got
@@ -283,37 +285,6 @@ def host_kernel_check(target: Target) -> CheckResult:
     return timed("hostKernel", "uname -r is the host's kernel", check)
 
 
-def command_check(test: s.CommandTest, target: Target) -> CheckResult:
-    def check() -> Outcome:
-        command = [test.command, *test.args]
-        environment = {variable.key: variable.value for variable in test.envVars}
-        if test.fresh:
-            container = target.containers.create(
-                target.reference, command=command, environment=environment, **target.run_options
-            )
-            container.start()
-            exit_code = container.wait(timeout=60)["StatusCode"]
-            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
-            stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
-        else:
-            result = target.running().exec_run(command, demux=True, environment=environment)
-            exit_code = result.exit_code
-            out, err = result.output
-            stdout, stderr = (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
-        problems = []
-        if exit_code != test.exitCode:
-            problems.append(f"exit code {exit_code}")
-        for label, patterns, text in (("stdout", test.expectedOutput, stdout), ("stderr", test.expectedError, stderr)):
-            problems += [f"{label} lacks /{p}/" for p in _matches_all(patterns, text)]
-        for label, patterns, text in (("stdout", test.excludedOutput, stdout), ("stderr", test.excludedError, stderr)):
-            problems += [f"{label} has /{p}/" for p in _matches_any(patterns, text)]
-        expected = f"exit {test.exitCode}, stdout {list(test.expectedOutput)}"
-        got = "; ".join(problems) + f" [stdout: {stdout.strip()[:200]!r}, stderr: {stderr.strip()[:200]!r}]"
-        return not problems, expected, got
-
-    return timed("commandTests", test.name, check)
-
-
 def http_check(test: s.HttpCheck, target: Target) -> CheckResult:
     def check() -> Outcome:
         url = f"http://127.0.0.1:{target.host_port(test.port)}{test.path}"
@@ -333,15 +304,23 @@ def http_check(test: s.HttpCheck, target: Target) -> CheckResult:
     return timed("http", test.name, check)
 
 
+def container_logs(target: Target, deadline: float, tail: int | None = None) -> Tail:
+    """The last OUTPUT_LIMIT bytes of the CMD container's stdout+stderr (of its last ``tail`` lines)."""
+    chunks = target.containers.client.api.logs(target.running().id, stream=True, follow=False, tail=tail or "all")
+    return read_chunks(chunks, deadline)[0]
+
+
 def log_check(test: s.LogCheck, target: Target) -> CheckResult:
     def check() -> Outcome:
-        deadline = time.monotonic() + 5  # logs are written asynchronously by the engine
+        deadline = time.monotonic() + LOG_WAIT  # logs are written asynchronously by the engine
         while True:
-            logs = target.running().logs().decode(errors="replace")
-            missing = _matches_all(test.expected, logs)
+            logs = container_logs(target, deadline + LOG_WAIT)
+            missing = matches_all(test.expected, logs.text())
             if not missing or time.monotonic() > deadline:
-                return not missing, f"logs match {list(test.expected)}", f"missing {missing}" if missing else "found"
+                break
             time.sleep(0.1)
+        searched = f" in the last {logs.limit} of {logs.total} bytes" if logs.overflowed else ""
+        return not missing, f"logs match {list(test.expected)}", f"missing {missing}{searched}" if missing else "found"
 
     return timed("logs", test.name, check)
 
@@ -356,19 +335,19 @@ def interactive_check(test: s.InteractiveCheck, target: Target, client: Any) -> 
         try:
             container.start()
             raw.sendall(test.input.encode())  # the TTY holds it until the shell reads
-            output = ""
+            output = Tail()
             deadline = time.monotonic() + test.timeoutSeconds
-            while _matches_all(test.expectedOutput, output) and time.monotonic() < deadline:
-                output += _read_for(raw, 0.2)
+            while matches_all(test.expectedOutput, output.text()) and time.monotonic() < deadline:
+                output.add(_read_for(raw, 0.2))
         finally:
             raw.close()
-        missing = _matches_all(test.expectedOutput, output)
-        return not missing, f"TTY output matches {list(test.expectedOutput)}", output[-300:]
+        missing = matches_all(test.expectedOutput, output.text())
+        return not missing, f"TTY output matches {list(test.expectedOutput)}", output.text()[-300:]
 
     return timed("interactive", test.name, check)
 
 
-def _read_for(raw: socket.socket, seconds: float) -> str:
+def _read_for(raw: socket.socket, seconds: float) -> bytes:
     data = b""
     deadline = time.monotonic() + seconds
     while (remaining := deadline - time.monotonic()) > 0:
@@ -379,7 +358,9 @@ def _read_for(raw: socket.socket, seconds: float) -> str:
         if not chunk:
             break
         data += chunk
-    return data.decode(errors="replace")
+        if len(data) > OUTPUT_LIMIT:
+            break
+    return data
 
 
 def engine_time(stamp: str) -> float:

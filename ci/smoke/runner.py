@@ -13,6 +13,7 @@ import docker
 import requests
 from docker.errors import DockerException, ImageNotFound
 from docker.models.images import Image
+from docker.types import LogConfig
 
 from ci.config import Settings
 from ci.engine import connect
@@ -21,12 +22,14 @@ from ci.image.build import local_reference
 from ci.progress import Progress
 from ci.qemu import require_emulation
 from ci.records import stage_dir, write_record
-from ci.smoke import checks
+from ci.smoke import checks, commands
 from ci.smoke.containers import run_containers
 from ci.smoke.report import CheckResult, print_failures, print_table, step_summary, write_junit
 from ci.smoke.spec import Spec, load_spec
 
 LOG_TAIL = 30
+# The engine keeps at most this much of the CMD's output on disk, however much it prints.
+ROTATED_LOGS = LogConfig(type=LogConfig.types.JSON, config={"max-size": "8m", "max-file": "2"})
 
 
 def spec_path(settings: Settings, name: str) -> Path:
@@ -95,7 +98,12 @@ def _start(target: checks.Target, spec: Spec) -> None:
     exposed = target.image.attrs.get("Config", {}).get("ExposedPorts") or {}
     ports = {key: ("127.0.0.1", None) for key in exposed}  # the engine picks a free loopback port
     container = target.containers.create(
-        target.reference, detach=True, ports=ports, stdin_open=spec.container.stdinOpen, **target.run_options
+        target.reference,
+        detach=True,
+        ports=ports,
+        stdin_open=spec.container.stdinOpen,
+        log_config=ROTATED_LOGS,
+        **target.run_options,
     )
     container.start()
     container.reload()
@@ -113,7 +121,7 @@ def _runtime_checks(target: checks.Target, spec: Spec, client: docker.DockerClie
     if spec.hostKernel:
         results.append(checks.host_kernel_check(target))
     results += [checks.process_check(test, target) for test in spec.processes]
-    results += [checks.command_check(test, target) for test in spec.commandTests]
+    results += [commands.command_check(test, target) for test in spec.commandTests]
     results += [checks.http_check(test, target) for test in spec.http]
     results += [checks.log_check(test, target) for test in spec.logs]
     results += [checks.interactive_check(test, target, client) for test in spec.interactive]
@@ -158,7 +166,7 @@ def run_smoke(
         if ready.passed:
             results += _runtime_checks(target, spec, client)
         if target.container is not None:
-            logs = target.container.logs(tail=LOG_TAIL).decode(errors="replace")
+            logs = checks.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
             if ready.passed and spec.stop:
                 results.append(checks.stop_check(spec.stop, target))
 

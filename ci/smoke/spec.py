@@ -19,6 +19,7 @@ from ci.errors import ConfigError
 from ci.validation import load_yaml, validate
 
 SCHEMA_VERSIONS = ("2.0.0",)
+COMMAND_TIMEOUT = 60.0  # CST has no per-command limit; ours, as for `fresh` checks before
 
 
 class _Strict(BaseModel):
@@ -50,6 +51,9 @@ class CommandTest(_Strict):
     excludedError: tuple[str, ...] = ()
     exitCode: int = 0
     fresh: bool = Field(False, description="run in a new container whose command overrides CMD (CST's way)")
+    timeoutSeconds: float = Field(
+        COMMAND_TIMEOUT, gt=0, description="ours: the check fails if the command has not exited by then"
+    )
 
     _check_regexes = field_validator("expectedOutput", "excludedOutput", "expectedError", "excludedError")(_regexes)
 
@@ -127,7 +131,7 @@ class InteractiveCheck(_Strict):
     name: str
     input: str = Field(description="typed into a TTY attached to a fresh container running CMD")
     expectedOutput: tuple[str, ...]
-    timeoutSeconds: float = 15.0
+    timeoutSeconds: float = Field(15.0, gt=0)
 
     _check_regexes = field_validator("expectedOutput")(_regexes)
 

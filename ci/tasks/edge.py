@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +27,17 @@ def settings(c: Context) -> Settings:
     return load_settings(raw, project_dir, os.environ)
 
 
+# C0 and C1 controls (newline, carriage return, escape, ...): a user value holding one must not split
+# the error line or drive the terminal, so it is shown escaped, as repr() would.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(message: str) -> str:
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), message)
+
+
 def fail(message: str, code: int) -> Exit:
-    return Exit(f"rootfs-ci: error: {message}", code=code)
+    return Exit(f"rootfs-ci: error: {one_line(message)}", code=code)
 
 
 def edge(func: Callable[P, R]) -> Callable[P, R]:
