@@ -47,21 +47,79 @@ def tasks() -> object:
 
 
 def copy_with_workflows(tmp_path: Path, shared_cache: Path) -> Path:
+    """A copy of the project with this repository's workflows, at the root of its own git repository."""
     project = make_project(tmp_path / "project", shared_cache).path
     shutil.copytree(WORKFLOWS, project / ".github" / "workflows")
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
     return project
+
+
+def invoke_lint(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "lint"], cwd=project, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 # -- lint -------------------------------------------------------------------------------------
 
 
 def test_invoke_lint_passes_on_this_repository() -> None:
-    """`invoke lint` is part of the suite: check-jsonschema, zizmor --offline and our checks find nothing."""
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", "lint"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
-    )
+    """`invoke lint` is part of the suite: actionlint, check-jsonschema, zizmor --offline and our checks find nothing."""
+    result = invoke_lint(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "workflows: schema, zizmor, pins, reusable calls and invoke commands are all fine"
+    assert result.stdout.strip() == (
+        "workflows: actionlint, schema, zizmor, pins, reusable calls and invoke commands are all fine"
+    )
+
+
+def test_actionlint_catches_nested_permissions_unknown_inputs_and_bad_expressions(
+    tmp_path: Path, shared_cache: Path
+) -> None:
+    project = copy_with_workflows(tmp_path, shared_cache)
+    ci = project / ".github" / "workflows" / "ci.yml"
+    build_image = project / ".github" / "workflows" / "build-image.yml"
+    text = ci.read_text()
+    # the release call grants less than publish-image.yml's job asks for: GitHub refuses the whole run
+    text = text.replace("      packages: write # pushes the smoke-tested digest, no tags\n", "", 1)
+    # an input build-image.yml does not declare (only our own reusable-call check would also see this)
+    text = text.replace(
+        "      cache: ${{ !startsWith(", "      cache-everything: true\n      cache: ${{ !startsWith(", 1
+    )
+    ci.write_text(text)
+    text = build_image.read_text()
+    build_image.write_text(
+        text.replace("&& inputs.cache\n", "&& inputs.cache)\n", 1).replace(
+            "inputs.arch }}-smoke", "inputs.archh }}-smoke", 1
+        )
+    )
+    result = invoke_lint(project)
+    assert result.returncode == 2, result.stdout + result.stderr
+    found = [line for line in result.stdout.splitlines() if line.startswith("actionlint: ")]
+    assert any(
+        "ci.yml:" in line
+        and 'nested job "publish" of "./.github/workflows/publish-image.yml" requires "packages: write" '
+        'but the calling job grants "packages: none" [workflow-call]'
+        in line
+        for line in found
+    ), found
+    assert any('input "cache-everything" is not defined' in line and "[workflow-call]" in line for line in found), found
+    assert any(
+        "build-image.yml:" in line and "[expression]" in line and 'remaining token(s) in the input: ")"' in line
+        for line in found
+    ), found
+    assert any('property "archh" is not defined' in line and "[expression]" in line for line in found), found
+    assert result.stderr.strip().splitlines()[-1].startswith("rootfs-ci: error: ")
+
+
+def test_lint_outside_a_git_repository_is_one_clear_line(tmp_path: Path, shared_cache: Path) -> None:
+    project = copy_with_workflows(tmp_path, shared_cache)
+    shutil.rmtree(project / ".git")
+    result = invoke_lint(project)
+    assert (result.returncode, result.stdout, result.stderr.strip()) == (
+        2,
+        "",
+        f"rootfs-ci: error: {project} is not the root of a git repository, which actionlint needs; run git init",
+    )
 
 
 def test_every_invoke_command_in_the_workflows_is_seen_and_valid(tasks: object) -> None:
@@ -101,9 +159,7 @@ def test_a_renamed_flag_or_task_fails_the_check(tmp_path: Path, shared_cache: Pa
         "--registry '${REGISTRY:-ghcr.io/${owner,,}}' --ref '$GITHUB_REF' --sha '$GITHUB_SHA': "
         "No idea what 'publish-idx' is!",
     ]
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", "lint"], cwd=project, capture_output=True, text=True, timeout=300, check=False
-    )
+    result = invoke_lint(project)
     assert result.returncode == 2
     assert "No idea what '--imag' is!" in result.stdout
     assert "No idea what 'publish-idx' is!" in result.stdout
@@ -182,7 +238,7 @@ def test_lint_reports_schema_and_zizmor_findings(tmp_path: Path, shared_cache: P
     ci = project / ".github" / "workflows" / "ci.yml"
     text = ci.read_text()
     # An untrusted value interpolated into a script (zizmor: template-injection) and a typo'd key (schema).
-    text = text.replace("run: ./dev test -q --junitxml=test-results/pytest.xml", 'run: echo "${{ github.head_ref }}"')
+    text = text.replace("  ./dev test -q --junitxml=", '  echo "${{ github.head_ref }}" --junitxml=')
     text = text.replace("    timeout-minutes: 10\n", "    timeout-minutes: 10\n    runs_on: typo\n", 1)
     ci.write_text(text)
     problems = [str(p) for p in lint(project, tasks)]  # type: ignore[arg-type]
