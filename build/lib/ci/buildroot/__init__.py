@@ -1,0 +1,1 @@
+"""Buildroot, driven from outside: the pinned source, its make interface, progress and config checks."""

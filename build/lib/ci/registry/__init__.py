@@ -1,0 +1,1 @@
+"""Publishing to OCI registries: client, auth, image layout reading, push, and the embedded registry."""

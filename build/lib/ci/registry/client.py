@@ -1,0 +1,367 @@
+"""An OCI distribution client on ``requests``: auth challenges, bounded retries, one-line errors.
+
+Only what publishing needs: blob HEAD, monolithic and chunked upload, cross-repository mount,
+manifest PUT/GET/HEAD and the tag list. Nothing here prints or logs a credential or a token.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from ci.errors import ConfigError, RegistryError
+from ci.registry.auth import (
+    CA_FILE_VAR,
+    SET_VARS_HINT,
+    Challenge,
+    Credentials,
+    find_credentials,
+    merge_scopes,
+    parse_challenge,
+)
+from ci.registry.target import TARGET_KEY, RegistryTarget, is_loopback
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_CHUNK = 16 << 20
+Params = Mapping[str, str] | list[tuple[str, str]]
+_UPLOAD_LOST = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"})
+
+
+class UploadLost(RegistryError):
+    """The registry dropped an upload session (e.g. after a connection broke mid-chunk); start again."""
+
+
+@dataclass
+class _Token:
+    value: str
+    expires: float
+
+
+def _error_codes(response: requests.Response) -> list[tuple[str, str]]:
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return []
+    return [(str(e.get("code", "")), str(e.get("message", ""))) for e in errors if isinstance(e, dict)]
+
+
+def _detail(response: requests.Response) -> str:
+    codes = _error_codes(response)
+    if codes:
+        text = "; ".join(f"{code}: {message}" if message else code for code, message in codes)
+        return " ".join(text.split())[:300]
+    text = response.text.strip() if response.request.method != "HEAD" else ""
+    return text[:200] if text and "\n" not in text and not text.startswith("<") else ""
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for needle, reason in (
+        ("Connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("Name or service not known", "host name not found"),
+        ("Failed to resolve", "host name not found"),
+        ("Temporary failure in name resolution", "host name not found"),
+        ("IncompleteRead", "response cut short"),
+        ("Connection broken", "connection broken"),
+        ("RemoteDisconnected", "connection closed without a response"),
+        ("Connection reset", "connection reset"),
+        ("Connection aborted", "connection aborted"),
+    ):
+        if needle in text:
+            return reason
+    return type(exc).__name__
+
+
+def _ca_bundle(ca_file: str | None) -> str | bool:
+    """TLS trust: ``ca_file``, then $ROOTFS_CI_REGISTRY_CA_FILE, $REQUESTS_CA_BUNDLE, else the system CAs."""
+    for source, value in (
+        ("ca_file", ca_file),
+        (CA_FILE_VAR, os.environ.get(CA_FILE_VAR)),
+        ("REQUESTS_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE")),
+    ):
+        if value:
+            if not os.path.isfile(value):
+                raise ConfigError(f"{source}={value} is not a file; point it at a PEM CA bundle or unset it")
+            return value
+    return True
+
+
+class RegistryClient:
+    """One registry: a session, the auth state (challenge, tokens per scope) and the retry policy."""
+
+    def __init__(
+        self,
+        target: RegistryTarget,
+        credentials: Credentials | None = None,
+        *,
+        credentials_note: str = "",
+        ca_file: str | None = None,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        max_wait: float = 30.0,
+        timeout: float = 120.0,
+        chunk_size: int = DEFAULT_CHUNK,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.target = target
+        self.credentials = credentials
+        self.credentials_note = credentials_note
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.timeout = timeout
+        self.chunk_size = chunk_size
+        self.sleep = sleep
+        self.session = requests.Session()
+        # Proxy settings from the environment must not capture loopback traffic.
+        self.session.trust_env = not target.loopback
+        self.verify = _ca_bundle(ca_file)
+        self._challenge: Challenge | None = None
+        self._tokens: dict[tuple[str, ...], _Token] = {}
+
+    def __repr__(self) -> str:
+        return f"RegistryClient({self.target}, {self.credentials or 'anonymous'})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ping(self) -> None:
+        """GET /v2/: the registry answers and accepts our credentials (if it wants any)."""
+        self.request("GET", "/v2/", scopes=(), expected=(200,), what="the API root /v2/")
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        scopes: tuple[str, ...],
+        expected: tuple[int, ...],
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        params: Params | None = None,
+    ) -> requests.Response:
+        """Send with auth and retries; return a response whose status is in ``expected``, else raise."""
+        url = urljoin(self.target.base_url, url)
+        authorization = self._authorization(scopes, fresh=False)
+        response = self._send_registry(method, url, headers, body, params, authorization)
+        if response.status_code == 401:
+            challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+            if challenge is None or challenge.scheme not in ("basic", "bearer"):
+                raise RegistryError(f"{self.target.host} refused {what} (401) without a usable auth challenge")
+            retried = authorization
+            self._challenge = challenge
+            authorization = self._authorization(merge_scopes(scopes, challenge.scopes), fresh=True)
+            if authorization is None:
+                raise self._needs_credentials(what)
+            if challenge.scheme == "basic" and authorization == retried:
+                raise self._rejected(what, response)
+            response = self._send_registry(method, url, headers, body, params, authorization)
+            if response.status_code == 401:
+                raise self._rejected(what, response)
+        if response.status_code == 403:
+            raise RegistryError(
+                f"{self.target.host} denied {what} (403{': ' + _detail(response) if _detail(response) else ''}); "
+                f"the {self.credentials or 'anonymous access'} lacks the rights for it"
+            )
+        if response.status_code not in expected:
+            raise self._unexpected(method, what, response)
+        return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        params: Params | None = None,
+        authorization: str | None = None,
+        label: str,
+        hint: str,
+    ) -> requests.Response:
+        """One request with bounded retries on connection errors, 429 (Retry-After) and 5xx."""
+        all_headers = dict(headers or {})
+        if authorization and urlsplit(url).netloc.lower() == urlsplit(self.target.base_url).netloc.lower():
+            all_headers["Authorization"] = authorization
+        failure = ""
+        for attempt in range(1, self.attempts + 1):
+            wait: float | None = None
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=all_headers,
+                    data=body,
+                    params=params,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=method in ("GET", "HEAD"),
+                )
+            except requests.exceptions.SSLError as exc:
+                raise RegistryError(
+                    f"TLS check failed for {label} ({_reason(exc)}); fix its certificate or point "
+                    f"{CA_FILE_VAR} at the CA bundle that signed it"
+                ) from None
+            except (
+                requests.exceptions.ConnectionError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
+                failure = _reason(exc)
+            except requests.exceptions.RequestException as exc:
+                raise RegistryError(f"request to {label} failed: {type(exc).__name__}") from None
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                wait = _retry_after(response)
+                if attempt == self.attempts:
+                    detail = _detail(response)
+                    raise RegistryError(
+                        f"{label} answered {response.status_code} {response.reason} to {method} "
+                        f"{urlsplit(url).path} {self.attempts} times{' (' + detail + ')' if detail else ''}; "
+                        "try again later"
+                    )
+            if attempt < self.attempts:
+                self.sleep(min(self.max_wait, wait if wait is not None else self.backoff * 2 ** (attempt - 1)))
+        raise RegistryError(f"cannot reach {label}: {failure}; {hint}")
+
+    def _send_registry(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        params: Params | None,
+        authorization: str | None,
+    ) -> requests.Response:
+        hint = (
+            f"start it with 'invoke registry.up' or fix {TARGET_KEY}"
+            if self.target.loopback
+            else f"check the network and {TARGET_KEY}"
+        )
+        return self._send(
+            method,
+            url,
+            headers=headers,
+            body=body,
+            params=params,
+            authorization=authorization,
+            label=f"registry {self.target.host}",
+            hint=hint,
+        )
+
+    # -- auth ---------------------------------------------------------------------------------
+
+    def _authorization(self, scopes: tuple[str, ...], *, fresh: bool) -> str | None:
+        challenge = self._challenge
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            return self.credentials.basic() if self.credentials else None
+        return "Bearer " + self._token(challenge, scopes, fresh=fresh)
+
+    def _token(self, challenge: Challenge, scopes: tuple[str, ...], *, fresh: bool) -> str:
+        key = (challenge.realm, challenge.service, *scopes)
+        cached = self._tokens.get(key)
+        if cached is not None and not fresh and cached.expires > time.monotonic():
+            return cached.value
+        realm = challenge.realm
+        parts = urlsplit(realm)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RegistryError(f"{self.target.host} sent a Bearer challenge without a usable realm URL")
+        if self.credentials and parts.scheme != "https" and not is_loopback(parts.netloc):
+            raise RegistryError(
+                f"{self.target.host} asks for credentials to be sent to {parts.netloc} over plain HTTP; refused"
+            )
+        params: list[tuple[str, str]] = [("service", challenge.service)] if challenge.service else []
+        params += [("scope", scope) for scope in scopes]
+        headers = {"Authorization": self.credentials.basic()} if self.credentials else {}
+        # The token service gets Basic credentials (never a registry token); _send adds no Authorization here.
+        response = self._send(
+            "GET",
+            realm,
+            headers=headers,
+            params=params,
+            label=f"the token service {parts.netloc} of {self.target.host}",
+            hint="check the realm the registry names and the network",
+        )
+        if response.status_code in (401, 403):
+            raise self._rejected(f"a token for {' '.join(scopes) or 'the registry'}", response)
+        if response.status_code != 200:
+            raise RegistryError(
+                f"the token service {parts.netloc} answered {response.status_code} {response.reason}; try again later"
+            )
+        try:
+            data: Any = response.json()
+            value = str(data.get("token") or data.get("access_token") or "")
+            lifetime = float(data.get("expires_in") or 60)
+        except (ValueError, AttributeError, TypeError):
+            value, lifetime = "", 0.0
+        if not value:
+            raise RegistryError(f"the token service {parts.netloc} answered without a token")
+        self._tokens[key] = _Token(value, time.monotonic() + max(lifetime * 0.9, 1.0))
+        return value
+
+    def _needs_credentials(self, what: str) -> RegistryError:
+        note = self.credentials_note or SET_VARS_HINT.replace("HOST", self.target.host)
+        return RegistryError(f"{self.target.host} needs credentials for {what}: {note}")
+
+    def _rejected(self, what: str, response: requests.Response) -> RegistryError:
+        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if challenge is not None and challenge.error == "insufficient_scope":
+            return RegistryError(
+                f"{self.target.host} refused {what}: the {self.credentials or 'anonymous access'} lacks the rights "
+                f"for it ({challenge.params.get('scope', 'insufficient_scope')})"
+            )
+        if self.credentials is None:
+            return self._needs_credentials(what)
+        return RegistryError(
+            f"{self.target.host} rejected the {self.credentials} ({response.status_code} for {what}); "
+            "check the user name and password or token"
+        )
+
+    def _unexpected(self, method: str, what: str, response: requests.Response) -> RegistryError:
+        detail = _detail(response)
+        codes = {code for code, _ in _error_codes(response)}
+        error_type = UploadLost if codes & _UPLOAD_LOST or response.status_code == 416 else RegistryError
+        return error_type(
+            f"{self.target.host} answered {response.status_code} {response.reason} to {method} for {what}"
+            f"{': ' + detail if detail else ''}"
+        )
+
+
+def open_client(target: RegistryTarget, environ: Mapping[str, str] | None = None, **options: Any) -> RegistryClient:
+    """A client for ``target`` with the credentials the environment or ~/.docker/config.json give for it."""
+    lookup = find_credentials(target.host, environ)
+    return RegistryClient(target, lookup.credentials, credentials_note=lookup.note, **options)

@@ -1,0 +1,55 @@
+"""Read what an ELF file needs at run time: DT_NEEDED sonames and the PT_INTERP loader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+
+ELF_MAGIC = b"\x7fELF"
+
+# e_machine values -> our architecture names
+MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}
+
+
+@dataclass(frozen=True)
+class ElfInfo:
+    machine: str
+    needed: tuple[str, ...]
+    interpreter: str | None
+    soname: str | None
+
+
+def is_elf(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
+def read_elf(path: Path) -> ElfInfo:
+    """Parse ``path``; raises ValueError when it is not a readable ELF file."""
+    try:
+        with path.open("rb") as handle:
+            elf = ELFFile(handle)
+            needed: list[str] = []
+            soname = None
+            interpreter = None
+            for segment in elf.iter_segments():
+                if segment["p_type"] == "PT_INTERP":
+                    interpreter = str(getattr(segment, "get_interp_name")())  # noqa: B009 (InterpSegment only)
+            for section in elf.iter_sections():
+                if isinstance(section, DynamicSection):
+                    for tag in section.iter_tags():
+                        if tag.entry.d_tag == "DT_NEEDED":
+                            needed.append(str(getattr(tag, "needed")))  # noqa: B009 (set on DT_NEEDED tags)
+                        elif tag.entry.d_tag == "DT_SONAME":
+                            soname = str(getattr(tag, "soname"))  # noqa: B009 (set on DT_SONAME tags)
+            machine = MACHINES.get(elf["e_machine"], str(elf["e_machine"]))
+    except (ELFError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable ELF file ({exc})") from None
+    return ElfInfo(machine=machine, needed=tuple(needed), interpreter=interpreter, soname=soname)
