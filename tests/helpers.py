@@ -15,7 +15,9 @@ import docker
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
+PROJECT_FILES = ("tasks.py", "invoke.yaml")
+# Never the repository's own CHANGELOG.md: right after a release its [Unreleased] is empty.
+CHANGELOG = "# Changelog\n\n## [Unreleased]\n\n### Added\n- A test project.\n"
 PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")
 
 
@@ -68,6 +70,7 @@ def make_project(target: Path, cache_dir: Path) -> Project:
     for name in PROJECT_DIRS:
         if (REPO / name).exists():
             shutil.copytree(REPO / name, target / name, symlinks=True)
+    (target / "CHANGELOG.md").write_text(CHANGELOG)
     project = Project(target)
     project.edit_config(lambda data: data["rootfs_ci"].update(cache_dir=str(cache_dir)))
     return project

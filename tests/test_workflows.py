@@ -64,7 +64,7 @@ def invoke_lint(project: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_invoke_lint_passes_on_this_repository() -> None:
-    """`invoke lint` is part of the suite: actionlint, check-jsonschema, zizmor --offline and our checks find nothing."""
+    """`invoke lint` is part of the suite: actionlint, check-jsonschema, zizmor and our checks find nothing."""
     result = invoke_lint(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == (
