@@ -6,8 +6,9 @@ shared Docker engine. Pinned actions whose code cannot be had offline are mapped
 download-artifact) and to a placeholder that fails if run (actions/cache: act fetches it even for
 a step whose ``if:`` is false; the debian backend never runs it). act copies the project itself
 for actions/checkout. No artifact or cache server is started (act's defaults bind 192.0.2.2).
-tests/act/bin is put first on PATH: its ``sudo`` runs the command under one flock, so jobs that run
-in parallel here never run apt-get (or qemu.setup) at the same time.
+tests/act/bin is put first on PATH: jobs run in parallel here, on one machine, so its ``apt-get``
+takes one flock (apt-get, and the debian backend's apt lists in the shared cache dir, must not run
+twice at once) and its ``sudo`` (we are root) runs the command under another.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def run_act(
         "--env", f"ROOTFS_CI_ACT_SITE={sysconfig.get_paths()['purelib']}",
         "--env", f"ROOTFS_CI_ACT_ARTIFACTS={scratch / 'artifacts'}",
         "--env", f"ROOTFS_CI_ACT_TOOLS={ACT_DIR}",
-        "--env", f"ROOTFS_CI_ACT_LOCK={scratch / 'sudo.lock'}",
+        "--env", f"ROOTFS_CI_ACT_LOCKS={scratch}",
         *local_repositories(workflows),
     ]  # fmt: skip
     env = {**os.environ, "PATH": f"{ACT_DIR / 'bin'}{os.pathsep}{os.environ['PATH']}"}

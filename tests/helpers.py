@@ -27,6 +27,24 @@ class Invocation(subprocess.CompletedProcess[str]):
         self.pid = pid
 
 
+# git that reads no host or user configuration (identity, signing, hooks)
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Act Test",
+    "GIT_AUTHOR_EMAIL": "act@example.invalid",
+    "GIT_COMMITTER_NAME": "Act Test",
+    "GIT_COMMITTER_EMAIL": "act@example.invalid",
+}
+
+
+def git(path: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=path, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
 @dataclass
 class Project:
     path: Path

@@ -32,28 +32,12 @@ from ci.registry.repository import Repository
 from ci.registry.target import parse_target
 from ci.tags import compute_tags
 from tests.act_runner import ActRun, run_act
-from tests.helpers import CHANGELOG, REPO, Project
+from tests.helpers import CHANGELOG, GIT_ENV, REPO, Project, git
 
 pytestmark = [pytest.mark.act, pytest.mark.docker]
 pytest_plugins = ["tests.conftest_registry"]
 
-# git that reads no host or user configuration (identity, signing, hooks)
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Act Test",
-    "GIT_AUTHOR_EMAIL": "act@example.invalid",
-    "GIT_COMMITTER_NAME": "Act Test",
-    "GIT_COMMITTER_EMAIL": "act@example.invalid",
-}
 PLATFORMS = [{"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux", "variant": "v8"}]
-
-
-def git(path: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=path, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True
-    )
-    return result.stdout.strip()
 
 
 def throwaway_repository(target: Path, cache: Path, local_tag: str, images: list[str] | None = None) -> Project:
