@@ -115,3 +115,22 @@ def engine_state(client: docker.DockerClient) -> tuple[set[str], set[str]]:
     containers = {c.id for c in client.containers.list(all=True, sparse=True)}
     tags = {tag for image in client.images.list() for tag in image.tags}
     return containers, tags
+
+
+def read_github_output(path: Path) -> dict[str, str]:
+    """$GITHUB_OUTPUT's ``key=value`` and ``key<<DELIMITER`` blocks."""
+    values: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, index + 1)
+            values[key] = "\n".join(lines[index + 1 : end])
+            index = end + 1
+        else:
+            key, _, value = line.partition("=")
+            values[key] = value
+            index += 1
+    return values

@@ -63,7 +63,7 @@ def ci_info(c: Context, image: str | None = None, arch: str | None = None, backe
 @task
 @edge
 def lint(c: Context) -> None:
-    """Check .github/workflows offline: actionlint, schema, zizmor, pinned actions, reusable calls, invoke tasks and flags."""
+    """Check .github/workflows offline: actionlint, schema, zizmor, pins, reusable calls, invoke tasks and flags."""
     from ci.lint import lint as lint_workflows
     from ci.tasks import namespace
 

@@ -1,1 +1,0 @@
-"""Buildroot, driven from outside: the pinned source, its make interface, progress and config checks."""

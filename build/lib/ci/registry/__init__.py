@@ -1,1 +1,0 @@
-"""Publishing to OCI registries: client, auth, image layout reading, push, and the embedded registry."""
