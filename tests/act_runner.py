@@ -87,8 +87,8 @@ class ActRun:
         return results
 
     def table(self) -> str:
-        rows = [f"{'job':<48} {'result':<8} {'time':>6}"]
-        rows += [f"{j.job:<48} {j.result:<8} {j.seconds:>5}s" for j in self.jobs]
+        rows = [f"{'job':<60} {'result':<8} {'time':>6}"]
+        rows += [f"{j.job:<60} {j.result:<8} {j.seconds:>5}s" for j in self.jobs]
         return "\n".join(rows)
 
     def output(self, job: str) -> str:

@@ -138,7 +138,6 @@ def test_pull_request_builds_and_smokes_but_never_publishes(tmp_path: Path, shar
         "build": ["testrfs/x86_64"],
         "smoke": ["testrfs/x86_64"],
     }
-    assert not any("publish" in line.get("msg", "") for line in run.lines if "jobResult" in line)
 
 
 def get_page(port: str, deadline: float) -> tuple[int, str]:
@@ -172,7 +171,8 @@ def test_release_tag_made_with_invoke_release_publishes_the_index_and_its_tags(
     kinds = jobs_by_kind(run)
     assert kinds["lint and tests"] == [""]
     assert (kinds["build"], kinds["smoke"], kinds["publish"]) == (EVERY_ENTRY, EVERY_ENTRY, EVERY_ENTRY)
-    assert sorted(job.job for job in run.jobs if job.job.startswith("ci/index")) == [
+    # act names a matrix job NAME-N
+    assert sorted(job.job.rsplit("-", 1)[0] for job in run.jobs if job.job.startswith("ci/index")) == [
         "ci/index apacheinit",
         "ci/index testrfs",
     ]

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ci.errors import ConfigError
 from ci.lint import (
+    check_actionlint,
     check_hardening,
     check_pins,
     check_reusable_calls,
@@ -233,3 +235,16 @@ def test_lint_reports_schema_and_zizmor_findings(tmp_path: Path, shared_cache: P
     problems = [str(p) for p in lint(project, tasks)]  # type: ignore[arg-type]
     assert any(p.startswith("check-jsonschema:") for p in problems), problems
     assert any(p.startswith("zizmor:") and "template-injection" in p for p in problems), problems
+
+
+def test_missing_lint_tools_name_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the lint extra (no actionlint beside this Python or on PATH): one line naming it."""
+    (tmp_path / ".git").mkdir()
+    workflow = tmp_path / ".github" / "workflows" / "x.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("on: push\npermissions: {}\njobs: {}\n")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(ConfigError) as caught:
+        check_actionlint([workflow], tmp_path)
+    assert str(caught.value) == "actionlint not found; install the lint tools: pip install 'rootfs-ci[lint]'"
