@@ -189,7 +189,8 @@ def test_release_tag_made_with_invoke_release_publishes_the_index_and_its_tags(
             index = json.loads(body)
             assert index["mediaType"] == MEDIA_INDEX
             assert [m["platform"] for m in index["manifests"]] == PLATFORMS
-            print(f"{registry}/{image}: index {info.digest}, tags {' '.join(expected_tags)}")
+            platforms = ", ".join("/".join(m["platform"].values()) for m in index["manifests"])
+            print(f"{registry}/{image}: index {info.digest} [{platforms}], tags {' '.join(expected_tags)}")
             for tag in expected_tags:
                 reference = f"{registry}/{image}:{tag}"
                 result = subprocess.run(
