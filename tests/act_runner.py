@@ -8,7 +8,8 @@ a step whose ``if:`` is false; the debian backend never runs it). act copies the
 for actions/checkout. No artifact or cache server is started (act's defaults bind 192.0.2.2).
 tests/act/bin is put first on PATH: jobs run in parallel here, on one machine, so its ``apt-get``
 takes one flock (apt-get, and the debian backend's apt lists in the shared cache dir, must not run
-twice at once) and its ``sudo`` (we are root) runs the command under another.
+twice at once), its ``sudo`` (we are root) runs the command under another, and its ``invoke``
+makes smoke runs take turns (their timing checks assume a machine to themselves).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,16 +77,20 @@ def local_tag(engine: docker.DockerClient) -> Iterator[str]:
                 engine.images.remove(reference, force=True)
 
 
+# act's job names: ci/NAME[-N] for ci.yml's own jobs, CALLER-N/WORKFLOW/NAME for a called workflow's
+CALLED_JOB = re.compile(r"^[\w-]+/(?:build|publish)-image/(?P<kind>\w+) (?P<entry>\S+)(?: by digest)?$")
+
+
 def jobs_by_kind(run: ActRun) -> dict[str, list[str]]:
-    """'build testrfs/x86_64' -> {'build': ['testrfs/x86_64']}; top-level jobs by their name."""
+    """{'build': ['testrfs/x86_64', ...], 'index': ['testrfs', ...], 'build matrix': [''], ...}"""
     kinds: dict[str, list[str]] = {}
     for job in run.jobs:
-        name = job.job.rsplit("/", 2)[-2:] if "/build-image/" in job.job or "/publish-image/" in job.job else None
-        if name is not None:
-            kind, _, image = f"{name[0]}/{name[1]}".partition(" ")
-            kinds.setdefault(kind, []).append(image.removesuffix(" by digest"))
+        if (match := CALLED_JOB.match(job.job)) is not None:
+            kind, entry = match["kind"], match["entry"]
         else:
-            kinds.setdefault(job.job.split("/", 1)[1], []).append("")
+            name = re.sub(r"-\d+$", "", job.job.removeprefix("ci/"))
+            kind, entry = ("index", name.removeprefix("index ")) if name.startswith("index ") else (name, "")
+        kinds.setdefault(kind, []).append(entry)
     return {kind: sorted(entries) for kind, entries in kinds.items()}
 
 
@@ -168,14 +173,14 @@ def test_release_tag_made_with_invoke_release_publishes_the_index_and_its_tags(
     report("tag push (invoke release --bump minor)", run)
     assert run.returncode == 0, str(run)
     assert {job.result for job in run.jobs} == {"success"}, str(run)
-    kinds = jobs_by_kind(run)
-    assert kinds["lint and tests"] == [""]
-    assert (kinds["build"], kinds["smoke"], kinds["publish"]) == (EVERY_ENTRY, EVERY_ENTRY, EVERY_ENTRY)
-    # act names a matrix job NAME-N
-    assert sorted(job.job.rsplit("-", 1)[0] for job in run.jobs if job.job.startswith("ci/index")) == [
-        "ci/index apacheinit",
-        "ci/index testrfs",
-    ]
+    assert jobs_by_kind(run) == {
+        "lint and tests": [""],
+        "build matrix": [""],
+        "build": EVERY_ENTRY,
+        "smoke": EVERY_ENTRY,
+        "publish": EVERY_ENTRY,
+        "index": ["apacheinit", "testrfs"],
+    }
 
     parsed = parse_target(registry)
     expected_tags = sorted(compute_tags(ref, sha, DEFAULT_TAG_RULES, ()))
