@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -94,8 +95,13 @@ def jobs_by_kind(run: ActRun) -> dict[str, list[str]]:
     return {kind: sorted(entries) for kind, entries in kinds.items()}
 
 
-def report(title: str, run: ActRun) -> None:
+def run_ci(title: str, project: Project, event_name: str, event: dict[str, Any], variables: dict[str, str]) -> ActRun:
+    """ci.yml under act; every job it started succeeded. Prints the job table (pytest -s shows it)."""
+    run = run_act(project.path, event_name, event, variables, project.path.parent / "act")
     print(f"\n== {title} ==\n{run.table()}")
+    assert run.returncode == 0, str(run)
+    assert {job.result for job in run.jobs} == {"success"}, str(run)
+    return run
 
 
 EVERY_ENTRY = ["apacheinit/aarch64", "apacheinit/x86_64", "testrfs/aarch64", "testrfs/x86_64"]
@@ -104,10 +110,7 @@ EVERY_ENTRY = ["apacheinit/aarch64", "apacheinit/x86_64", "testrfs/aarch64", "te
 def test_branch_push_builds_and_smokes_every_image_and_arch(tmp_path: Path, shared_cache: Path, local_tag: str) -> None:
     project = throwaway_repository(tmp_path / "repo", shared_cache, local_tag)
     event = {"ref": "refs/heads/main", "after": git(project.path, "rev-parse", "HEAD")}
-    run = run_act(project.path, "push", event, {"ROOTFS_CI_BACKEND": "debian"}, tmp_path / "act")
-    report("branch push", run)
-    assert run.returncode == 0, str(run)
-    assert {job.result for job in run.jobs} == {"success"}, str(run)
+    run = run_ci("branch push", project, "push", event, {"ROOTFS_CI_BACKEND": "debian"})
     assert jobs_by_kind(run) == {
         "lint and tests": [""],
         "build matrix": [""],
@@ -131,11 +134,7 @@ def test_pull_request_builds_and_smokes_but_never_publishes(tmp_path: Path, shar
         "pull_request": {"number": 7, "head": {"ref": "feature", "sha": git(project.path, "rev-parse", "HEAD")},
                          "base": {"ref": "main"}},
     }  # fmt: skip
-    variables = {"ROOTFS_CI_BACKEND": "debian"}
-    run = run_act(project.path, "pull_request", event, variables, tmp_path / "act")
-    report("pull request", run)
-    assert run.returncode == 0, str(run)
-    assert {job.result for job in run.jobs} == {"success"}, str(run)
+    run = run_ci("pull request", project, "pull_request", event, {"ROOTFS_CI_BACKEND": "debian"})
     # release (publish-image.yml) and index only run for a vX.Y.Z tag
     assert jobs_by_kind(run) == {
         "lint and tests": [""],
@@ -169,10 +168,7 @@ def test_release_tag_made_with_invoke_release_publishes_the_index_and_its_tags(
     assert git(project.path, "rev-parse", "v0.1.0^{commit}") == sha
     registry = f"{registry_server.address}/act{uuid.uuid4().hex[:8]}"
     variables = {"ROOTFS_CI_BACKEND": "debian", "ROOTFS_CI_REGISTRY": registry}
-    run = run_act(project.path, "push", {"ref": ref, "after": sha}, variables, tmp_path / "act")
-    report("tag push (invoke release --bump minor)", run)
-    assert run.returncode == 0, str(run)
-    assert {job.result for job in run.jobs} == {"success"}, str(run)
+    run = run_ci("tag push (invoke release --bump minor)", project, "push", {"ref": ref, "after": sha}, variables)
     assert jobs_by_kind(run) == {
         "lint and tests": [""],
         "build matrix": [""],
