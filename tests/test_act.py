@@ -68,6 +68,12 @@ def throwaway_repository(target: Path, cache: Path, local_tag: str, images: list
     return project
 
 
+@pytest.fixture(scope="module")
+def act_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The act runs' own .deb cache: the session's shared one must stay as cold as other tests expect."""
+    return tmp_path_factory.mktemp("act-cache")
+
+
 @pytest.fixture
 def local_tag(engine: docker.DockerClient) -> Iterator[str]:
     tag = f"act-{uuid.uuid4().hex[:8]}"
@@ -107,8 +113,8 @@ def run_ci(title: str, project: Project, event_name: str, event: dict[str, Any],
 EVERY_ENTRY = ["apacheinit/aarch64", "apacheinit/x86_64", "testrfs/aarch64", "testrfs/x86_64"]
 
 
-def test_branch_push_builds_and_smokes_every_image_and_arch(tmp_path: Path, shared_cache: Path, local_tag: str) -> None:
-    project = throwaway_repository(tmp_path / "repo", shared_cache, local_tag)
+def test_branch_push_builds_and_smokes_every_image_and_arch(tmp_path: Path, act_cache: Path, local_tag: str) -> None:
+    project = throwaway_repository(tmp_path / "repo", act_cache, local_tag)
     event = {"ref": "refs/heads/main", "after": git(project.path, "rev-parse", "HEAD")}
     run = run_ci("branch push", project, "push", event, {"ROOTFS_CI_BACKEND": "debian"})
     assert jobs_by_kind(run) == {
@@ -125,8 +131,8 @@ def test_branch_push_builds_and_smokes_every_image_and_arch(tmp_path: Path, shar
         assert f"smoke {reference}: passed" in run.output(smoke)
 
 
-def test_pull_request_builds_and_smokes_but_never_publishes(tmp_path: Path, shared_cache: Path, local_tag: str) -> None:
-    project = throwaway_repository(tmp_path / "repo", shared_cache, local_tag, images=["testrfs"])
+def test_pull_request_builds_and_smokes_but_never_publishes(tmp_path: Path, act_cache: Path, local_tag: str) -> None:
+    project = throwaway_repository(tmp_path / "repo", act_cache, local_tag, images=["testrfs"])
     project.edit_config(lambda data: data[NAMESPACE]["images"]["testrfs"].update(platforms=["x86_64"]))
     git(project.path, "commit", "-q", "-am", "one entry")
     event = {
@@ -156,9 +162,9 @@ def get_page(port: str, deadline: float) -> tuple[int, str]:
 
 
 def test_release_tag_made_with_invoke_release_publishes_the_index_and_its_tags(
-    tmp_path: Path, shared_cache: Path, local_tag: str, registry_server: LocalRegistry, engine: docker.DockerClient
+    tmp_path: Path, act_cache: Path, local_tag: str, registry_server: LocalRegistry, engine: docker.DockerClient
 ) -> None:
-    project = throwaway_repository(tmp_path / "repo", shared_cache, local_tag)
+    project = throwaway_repository(tmp_path / "repo", act_cache, local_tag)
     released = subprocess.run(
         [sys.executable, "-m", "invoke", "release", "--bump", "minor"],
         cwd=project.path, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=False,
