@@ -1,5 +1,8 @@
 """Offline checks of the GitHub workflows in .github/workflows/.
 
+- actionlint: types, expressions, inputs of reusable calls and the permissions a called workflow's
+  jobs need (GitHub refuses a run whose caller grants less), with the shellcheck and pyflakes
+  integrations off (their presence would vary by machine);
 - schema: check-jsonschema with its vendored GitHub workflow schema;
 - security: zizmor --offline, no finding at its default severity;
 - actions: every action pinned by full commit SHA, with its version in a comment;
@@ -37,7 +40,7 @@ USES = re.compile(r"^\s*(?:-\s*)?uses:\s*(?P<ref>[^\s#]+)\s*(?:#\s*(?P<comment>.
 PINNED = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^v\d+(?:\.\d+){0,2}\b")
 SHELL_OPERATORS = frozenset({";", "&&", "||", "|", "&", "(", ")", "!"})
-DEV_TOOLS_HINT = "install the dev tools: pip install -e '.[dev]'"
+LINT_TOOLS_HINT = "install the lint tools: pip install 'rootfs-ci[lint]'"
 
 
 @dataclass(frozen=True)
@@ -212,16 +215,28 @@ def check_hardening(files: list[Path]) -> list[Problem]:
 
 
 def _tool(name: str) -> str:
-    """A dev tool from this interpreter's environment (the venv need not be activated), else PATH."""
+    """A lint tool from this interpreter's environment (the venv need not be activated), else PATH."""
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        raise ConfigError(f"{name} not found; {DEV_TOOLS_HINT}")
+        raise ConfigError(f"{name} not found; {LINT_TOOLS_HINT}")
     return found
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def check_actionlint(files: list[Path], project_dir: Path) -> list[Problem]:
+    if not (project_dir / ".git").exists():
+        # without it actionlint silently skips what ./.github/workflows/ calls need (inputs, permissions)
+        raise ConfigError(f"{project_dir} is not the root of a git repository, which actionlint needs; run git init")
+    command = [_tool("actionlint"), "-no-color", "-oneline", "-shellcheck=", "-pyflakes="]
+    result = _run([*command, *(str(path.relative_to(project_dir)) for path in files)], project_dir)
+    if result.returncode == 0:
+        return []
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    return [Problem("actionlint", line) for line in lines] or [Problem("actionlint", result.stderr.strip()[:500])]
 
 
 def check_schema(files: list[Path], project_dir: Path) -> list[Problem]:
@@ -245,6 +260,7 @@ def lint(project_dir: Path, collection: Collection) -> list[Problem]:
     """Every problem the offline checks find in the project's workflows (empty: all good)."""
     files = workflow_files(project_dir)
     return [
+        *check_actionlint(files, project_dir),
         *check_schema(files, project_dir),
         *check_zizmor(project_dir),
         *check_pins(files),

@@ -15,7 +15,9 @@ import docker
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
+PROJECT_FILES = ("tasks.py", "invoke.yaml")
+# Never the repository's own CHANGELOG.md: right after a release its [Unreleased] is empty.
+CHANGELOG = "# Changelog\n\n## [Unreleased]\n\n### Added\n- A test project.\n"
 PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")
 
 
@@ -23,6 +25,24 @@ class Invocation(subprocess.CompletedProcess[str]):
     def __init__(self, args: list[str], returncode: int, stdout: str, stderr: str, pid: int) -> None:
         super().__init__(args, returncode, stdout, stderr)
         self.pid = pid
+
+
+# git that reads no host or user configuration (identity, signing, hooks)
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Act Test",
+    "GIT_AUTHOR_EMAIL": "act@example.invalid",
+    "GIT_COMMITTER_NAME": "Act Test",
+    "GIT_COMMITTER_EMAIL": "act@example.invalid",
+}
+
+
+def git(path: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=path, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
 
 
 @dataclass
@@ -68,6 +88,7 @@ def make_project(target: Path, cache_dir: Path) -> Project:
     for name in PROJECT_DIRS:
         if (REPO / name).exists():
             shutil.copytree(REPO / name, target / name, symlinks=True)
+    (target / "CHANGELOG.md").write_text(CHANGELOG)
     project = Project(target)
     project.edit_config(lambda data: data["rootfs_ci"].update(cache_dir=str(cache_dir)))
     return project
@@ -94,3 +115,22 @@ def engine_state(client: docker.DockerClient) -> tuple[set[str], set[str]]:
     containers = {c.id for c in client.containers.list(all=True, sparse=True)}
     tags = {tag for image in client.images.list() for tag in image.tags}
     return containers, tags
+
+
+def read_github_output(path: Path) -> dict[str, str]:
+    """$GITHUB_OUTPUT's ``key=value`` and ``key<<DELIMITER`` blocks."""
+    values: dict[str, str] = {}
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            key, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, index + 1)
+            values[key] = "\n".join(lines[index + 1 : end])
+            index = end + 1
+        else:
+            key, _, value = line.partition("=")
+            values[key] = value
+            index += 1
+    return values

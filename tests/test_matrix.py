@@ -12,8 +12,7 @@ import yaml
 from ci.config import NAMESPACE, load_settings
 from ci.errors import ConfigError
 from ci.matrix import build_matrix, buildroot_cache_key, job_info, write_outputs
-from tests.helpers import Project
-from tests.workflow_walk import read_github_output
+from tests.helpers import Project, read_github_output
 
 
 def settings_of(project: Project) -> Any:

@@ -63,7 +63,7 @@ def ci_info(c: Context, image: str | None = None, arch: str | None = None, backe
 @task
 @edge
 def lint(c: Context) -> None:
-    """Check .github/workflows offline: schema, zizmor, pinned actions, reusable calls, invoke tasks and flags."""
+    """Check .github/workflows offline: actionlint, schema, zizmor, pins, reusable calls, invoke tasks and flags."""
     from ci.lint import lint as lint_workflows
     from ci.tasks import namespace
 
@@ -72,7 +72,7 @@ def lint(c: Context) -> None:
     if problems:
         emit(*problems)
         raise ConfigError(f"{len(problems)} problem(s) in {project_dir / '.github' / 'workflows'}; see above")
-    emit("workflows: schema, zizmor, pins, reusable calls and invoke commands are all fine")
+    emit("workflows: actionlint, schema, zizmor, pins, reusable calls and invoke commands are all fine")
 
 
 @task(
