@@ -6,7 +6,7 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
-from ci.tasks import namespace
+from rootfs_ci.tasks import namespace
 
 ns = namespace(Path(__file__).resolve().parent)
 

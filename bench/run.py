@@ -34,11 +34,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.stop_latency import one_run, published_port, wait_for_200  # noqa: E402
-from ci.config import load_settings  # noqa: E402
-from ci.image.build import build_image  # noqa: E402
-from ci.image.oci import compress_layer  # noqa: E402
-from ci.registry import local  # noqa: E402
-from ci.rootfs.elf import is_elf  # noqa: E402
+from rootfs_ci.config import load_settings  # noqa: E402
+from rootfs_ci.image.build import build_image  # noqa: E402
+from rootfs_ci.image.oci import compress_layer  # noqa: E402
+from rootfs_ci.registry import local  # noqa: E402
+from rootfs_ci.rootfs.elf import is_elf  # noqa: E402
 
 PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
 PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci.lint import USES
+from rootfs_ci.lint import USES
 
 REPO = Path(__file__).resolve().parent.parent
 ACT_DIR = REPO / "tests" / "act"

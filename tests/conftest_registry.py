@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ci.registry.local import LocalRegistry, free_port, running
+from rootfs_ci.registry.local import LocalRegistry, free_port, running
 from tests.faultproxy import FaultProxy
 from tests.registry_fixtures import AuthRegistry, TokenServer, make_cert, write_htpasswd
 

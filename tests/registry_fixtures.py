@@ -25,8 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import bcrypt
 
-from ci.image.oci import ImageSettings, WrittenImage, write_image_archive
-from ci.registry.local import LocalRegistry
+from rootfs_ci.image.oci import ImageSettings, WrittenImage, write_image_archive
+from rootfs_ci.registry.local import LocalRegistry
 
 
 def make_cert(directory: Path, name: str) -> tuple[Path, Path]:

@@ -26,13 +26,13 @@ from typing import Any
 import docker
 import pytest
 
-from ci.config import DEFAULT_TAG_RULES, NAMESPACE
-from ci.image.oci import MEDIA_INDEX
-from ci.registry.client import RegistryClient
-from ci.registry.local import LocalRegistry
-from ci.registry.repository import Repository
-from ci.registry.target import parse_target
-from ci.tags import compute_tags
+from rootfs_ci.config import DEFAULT_TAG_RULES, NAMESPACE
+from rootfs_ci.image.oci import MEDIA_INDEX
+from rootfs_ci.registry.client import RegistryClient
+from rootfs_ci.registry.local import LocalRegistry
+from rootfs_ci.registry.repository import Repository
+from rootfs_ci.registry.target import parse_target
+from rootfs_ci.tags import compute_tags
 from tests.act_runner import ActRun, run_act
 from tests.helpers import CHANGELOG, GIT_ENV, REPO, Project, git
 
@@ -123,7 +123,7 @@ def test_branch_push_builds_and_smokes_every_image_and_arch(tmp_path: Path, act_
         "build": EVERY_ENTRY,
         "smoke": EVERY_ENTRY,
     }
-    assert "act: the test suite running this workflow stands in for it" in run.output("ci/lint and tests")
+    assert "act: the test suite running this workflow stands in for it" in run.output("ci/rootfs_ci/lint and tests")
     for entry in EVERY_ENTRY:
         image, arch = entry.split("/")
         reference = f"{image}:{local_tag}" + ("" if arch == "x86_64" else f"-{arch}")

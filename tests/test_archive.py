@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci.archive import extract_tar
-from ci.errors import BackendError, UnsafeArchiveError
-from ci.fsutil import resolve_in_root
-from ci.rootfs.overlay import apply_overlay
-from ci.rootfs.tarball import check_size
+from rootfs_ci.archive import extract_tar
+from rootfs_ci.errors import BackendError, UnsafeArchiveError
+from rootfs_ci.fsutil import resolve_in_root
+from rootfs_ci.rootfs.overlay import apply_overlay
+from rootfs_ci.rootfs.tarball import check_size
 
 SEGMENTS = st.sampled_from(["a", "b", "etc", "..", ".", "", "lib", "x y"])
 PATHS = st.lists(SEGMENTS, min_size=1, max_size=5).map("/".join)

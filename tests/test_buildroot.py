@@ -19,12 +19,12 @@ import yaml
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from ci.buildroot import configure
-from ci.config import NAMESPACE, Settings, load_settings
-from ci.errors import BackendError, ConfigError
-from ci.fsutil import sha256_file
-from ci.progress import Progress
-from ci.rootfs.build import build_rootfs
+from rootfs_ci.buildroot import configure
+from rootfs_ci.config import NAMESPACE, Settings, load_settings
+from rootfs_ci.errors import BackendError, ConfigError
+from rootfs_ci.fsutil import sha256_file
+from rootfs_ci.progress import Progress
+from rootfs_ci.rootfs.build import build_rootfs
 from tests.helpers import Project, make_project
 
 STANDIN = Path(__file__).resolve().parent / "standin"

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ci.buildroot.buildlog import PackageTracker, Step, parse_step
-from ci.buildroot.dotconfig import dropped_lines, significant_lines, values
-from ci.buildroot.external import load_external
-from ci.config import ImageConfig
-from ci.errors import ConfigError
-from ci.rootfs.buildroot import inputs_key
+from rootfs_ci.buildroot.buildlog import PackageTracker, Step, parse_step
+from rootfs_ci.buildroot.dotconfig import dropped_lines, significant_lines, values
+from rootfs_ci.buildroot.external import load_external
+from rootfs_ci.config import ImageConfig
+from rootfs_ci.errors import ConfigError
+from rootfs_ci.rootfs.buildroot import inputs_key
 
 REPO = Path(__file__).resolve().parent.parent
 EXTERNAL = REPO / "buildroot-config"

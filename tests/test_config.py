@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ci.config import NAMESPACE, config_table, parse_config, preflight, source_date_epoch
-from ci.docs import with_config_table
-from ci.errors import ConfigError
+from rootfs_ci.config import NAMESPACE, config_table, parse_config, preflight, source_date_epoch
+from rootfs_ci.docs import with_config_table
+from rootfs_ci.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -108,7 +108,7 @@ def test_source_date_epoch_prefers_the_environment(tmp_path: Path) -> None:
 def test_readme_documents_every_config_key() -> None:
     readme = (REPO / "README.md").read_text()
     assert len(config_table()) > 20
-    assert with_config_table(readme) == readme, "README's config table is stale: run python -m ci.docs"
+    assert with_config_table(readme) == readme, "README's config table is stale: run python -m rootfs_ci.docs"
     assert '| `rootfs_ci.images.NAME.cmd` | list of string | `["/bin/sh"]` |' in readme
 
 

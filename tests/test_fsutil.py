@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ci.errors import BackendError, UnsafeArchiveError
-from ci.fsutil import resolve_in_root, rootfs_path
-from ci.rootfs.overlay import apply_overlay
+from rootfs_ci.errors import BackendError, UnsafeArchiveError
+from rootfs_ci.fsutil import resolve_in_root, rootfs_path
+from rootfs_ci.rootfs.overlay import apply_overlay
 
 
 def test_rootfs_path_refuses_dotdot() -> None:

@@ -15,16 +15,16 @@ from typing import Any
 import docker
 import pytest
 
-from ci.config import DEFAULT_TAG_RULES
-from ci.errors import ConfigError, RegistryError
-from ci.image.oci import MEDIA_INDEX, MEDIA_MANIFEST
-from ci.index import publish_index
-from ci.publish import publish, resolve_tags
-from ci.registry.client import RegistryClient
-from ci.registry.local import LocalRegistry
-from ci.registry.repository import Repository
-from ci.registry.target import parse_target
-from ci.tags import compute_tags
+from rootfs_ci.config import DEFAULT_TAG_RULES
+from rootfs_ci.errors import ConfigError, RegistryError
+from rootfs_ci.image.oci import MEDIA_INDEX, MEDIA_MANIFEST
+from rootfs_ci.index import publish_index
+from rootfs_ci.publish import publish, resolve_tags
+from rootfs_ci.registry.client import RegistryClient
+from rootfs_ci.registry.local import LocalRegistry
+from rootfs_ci.registry.repository import Repository
+from rootfs_ci.registry.target import parse_target
+from rootfs_ci.tags import compute_tags
 from tests.helpers import Project
 from tests.registry_fixtures import TINY, stage_tiny_image, write_project
 from tests.test_publish import settings_of

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from ci.errors import RegistryError
-from ci.registry.local import LocalRegistry, free_port, running, running_pid, start, stop
+from rootfs_ci.errors import RegistryError
+from rootfs_ci.registry.local import LocalRegistry, free_port, running, running_pid, start, stop
 from tests.helpers import Project
 from tests.registry_fixtures import write_project
 

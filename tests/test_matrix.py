@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ci.config import NAMESPACE, load_settings
-from ci.errors import ConfigError
-from ci.matrix import build_matrix, buildroot_cache_key, job_info, write_outputs
+from rootfs_ci.config import NAMESPACE, load_settings
+from rootfs_ci.errors import ConfigError
+from rootfs_ci.matrix import build_matrix, buildroot_cache_key, job_info, write_outputs
 from tests.helpers import Project, read_github_output
 
 
@@ -30,7 +30,7 @@ def matrix_of(project: Project, *args: str, output: Path | None = None) -> tuple
 
 
 def expected_from_config(project: Project) -> list[dict[str, str]]:
-    """What invoke.yaml declares, read independently of ci.matrix."""
+    """What invoke.yaml declares, read independently of rootfs_ci.matrix."""
     platforms = {"x86_64": "linux/amd64", "aarch64": "linux/arm64/v8"}
     images = yaml.safe_load(project.config_file.read_text())[NAMESPACE]["images"]
     return [

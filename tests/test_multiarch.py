@@ -7,8 +7,8 @@ import json
 import docker
 import pytest
 
-from ci.qemu import registered
-from ci.smoke.checks import without_emulator
+from rootfs_ci.qemu import registered
+from rootfs_ci.smoke.checks import without_emulator
 from tests.helpers import Project
 
 

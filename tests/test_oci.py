@@ -7,7 +7,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from ci.image.oci import ImageSettings, compress_layer, image_config, write_image_archive
+from rootfs_ci.image.oci import ImageSettings, compress_layer, image_config, write_image_archive
 from tests.registry_fixtures import rootfs_tar, write_tiny_image
 
 SETTINGS = ImageSettings(

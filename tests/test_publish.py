@@ -1,4 +1,4 @@
-"""publish and verify against a real registry and the real engine, with tiny images written by ci.image.oci.
+"""publish and verify against a real registry and the real engine, with tiny images written by rootfs_ci.image.oci.
 
 The image and smoke records of the tiny images are written here as those stages write them; the
 last test builds, smoke-tests, publishes and verifies a real image end to end.
@@ -17,16 +17,16 @@ import docker
 import pytest
 import yaml
 
-from ci.config import Settings, load_settings
-from ci.errors import ConfigError, ImageError, RegistryError, SmokeFailure
-from ci.image.oci import MEDIA_INDEX
-from ci.publish import publish, verify
-from ci.registry.client import RegistryClient
-from ci.registry.layout import read_layout
-from ci.registry.local import LocalRegistry, free_port
-from ci.registry.push import ImmutableTagError, push_image, push_index
-from ci.registry.repository import Repository
-from ci.registry.target import parse_target
+from rootfs_ci.config import Settings, load_settings
+from rootfs_ci.errors import ConfigError, ImageError, RegistryError, SmokeFailure
+from rootfs_ci.image.oci import MEDIA_INDEX
+from rootfs_ci.publish import publish, verify
+from rootfs_ci.registry.client import RegistryClient
+from rootfs_ci.registry.layout import read_layout
+from rootfs_ci.registry.local import LocalRegistry, free_port
+from rootfs_ci.registry.push import ImmutableTagError, push_image, push_index
+from rootfs_ci.registry.repository import Repository
+from rootfs_ci.registry.target import parse_target
 from tests.helpers import Project, engine_state, make_project
 from tests.registry_fixtures import TINY, AuthRegistry, stage_tiny_image, write_project, write_tiny_image
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.errors import ConfigError
-from ci.release import ReleaseError, apply_release, describe, plan_release, render_changelog
+from rootfs_ci.errors import ConfigError
+from rootfs_ci.release import ReleaseError, apply_release, describe, plan_release, render_changelog
 from tests.helpers import Project
 
 TODAY = datetime.date(2026, 7, 1)

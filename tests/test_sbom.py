@@ -8,7 +8,7 @@ from pathlib import Path
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from ci.sbom import Subject, buildroot_sbom, debian_sbom
+from rootfs_ci.sbom import Subject, buildroot_sbom, debian_sbom
 
 SUBJECT = Subject(image="apacheinit", arch="x86_64", backend="buildroot", rootfs_sha256="ab" * 32, epoch=1781643700)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from ci import labels
+from rootfs_ci import labels
 from tests.helpers import Project, engine_state, make_project
 
 pytestmark = pytest.mark.docker

@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from ci.smoke.capture import OUTPUT_LIMIT
+from rootfs_ci.smoke.capture import OUTPUT_LIMIT
 from tests.helpers import Project, make_project
 from tests.test_smoke import our_containers
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.errors import ConfigError
-from ci.smoke.spec import load_spec
+from rootfs_ci.errors import ConfigError
+from rootfs_ci.smoke.spec import load_spec
 
 SPECS = Path(__file__).resolve().parent / "smoke"
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ci.config import DEFAULT_TAG_RULES
-from ci.errors import ConfigError
-from ci.tags import compute_tags, current_ref, current_sha, parse_flavor, parse_rule, parse_rules, sanitize_tag
+from rootfs_ci.config import DEFAULT_TAG_RULES
+from rootfs_ci.errors import ConfigError
+from rootfs_ci.tags import compute_tags, current_ref, current_sha, parse_flavor, parse_rule, parse_rules, sanitize_tag
 from tests.helpers import Project
 
 VECTORS = yaml.safe_load((Path(__file__).parent / "data" / "tag_vectors.yaml").read_text(encoding="utf-8"))

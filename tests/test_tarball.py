@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.errors import UnsafeArchiveError
-from ci.rootfs.tarball import write_rootfs_tar
+from rootfs_ci.errors import UnsafeArchiveError
+from rootfs_ci.rootfs.tarball import write_rootfs_tar
 
 
 def make_tree(root: Path, mtime: int) -> None:

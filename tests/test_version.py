@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import semver
 
-from ci.errors import ConfigError
-from ci.version import UNRELEASED, headings, next_version, project_version, released
+from rootfs_ci.errors import ConfigError
+from rootfs_ci.version import UNRELEASED, headings, next_version, project_version, released
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ci.errors import ConfigError
-from ci.lint import (
+from rootfs_ci.errors import ConfigError
+from rootfs_ci.lint import (
     check_actionlint,
     check_hardening,
     check_pins,
@@ -22,7 +22,7 @@ from ci.lint import (
     run_steps,
     workflow_files,
 )
-from ci.tasks import namespace
+from rootfs_ci.tasks import namespace
 from tests.helpers import REPO, make_project
 
 pytest_plugins = ["tests.conftest_registry"]

@@ -1,0 +1,100 @@
+"""``image`` stage: rootfs.tar -> OCI/docker archive -> loaded into the local engine -> image.json."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from docker.errors import DockerException
+
+from rootfs_ci import __version__
+from rootfs_ci.config import Settings
+from rootfs_ci.engine import connect
+from rootfs_ci.errors import EngineError, ImageError
+from rootfs_ci.fsutil import scratch_dir, sha256_file
+from rootfs_ci.gitinfo import revision, source_url
+from rootfs_ci.image.oci import ImageSettings, rfc3339, write_image_archive
+from rootfs_ci.progress import Progress
+from rootfs_ci.records import read_record, stage_dir, write_record
+from rootfs_ci.version import project_version
+
+
+def local_reference(name: str, tag: str, arch: str, platforms: Sequence[str]) -> str:
+    """'dev' -> 'NAME:dev' for the image's first platform, 'NAME:dev-aarch64' for the others (one
+    local tag holds one platform); a full reference ('apacheinit:v01', 'reg/x:1') is kept as given."""
+    if ":" in tag or "/" in tag:
+        return tag
+    return f"{name}:{tag}" if arch == platforms[0] else f"{name}:{tag}-{arch}"
+
+
+def oci_labels(settings: Settings, description: str) -> dict[str, str]:
+    labels = {
+        "org.opencontainers.image.created": rfc3339(settings.source_date_epoch),
+        "org.opencontainers.image.version": project_version(settings.project_dir / "CHANGELOG.md"),
+        "org.opencontainers.image.revision": revision(settings.project_dir),
+        "org.opencontainers.image.source": settings.config.source_url or source_url(settings.project_dir),
+    }
+    if description:
+        labels["org.opencontainers.image.description"] = description
+    return {key: value for key, value in labels.items() if value}
+
+
+def build_image(settings: Settings, name: str | None, arch: str | None, tag: str | None) -> dict[str, Any]:
+    name, image = settings.image(name)
+    arch = settings.arch(image, arch)
+    reference = local_reference(name, tag or settings.config.local_tag, arch, image.platforms)
+    progress = Progress("image", f"{name}/{arch}")
+    out_dir = stage_dir(settings.dist_dir, name, arch)
+    build = read_record(out_dir / "rootfs.json", f"invoke build --image {name} --arch {arch}")
+    rootfs_tar = out_dir / "rootfs.tar"
+    expected = build["rootfs"]["sha256"]
+    if not rootfs_tar.exists() or sha256_file(rootfs_tar) != expected:
+        raise ImageError(f"{rootfs_tar} is missing or changed since its build; run 'invoke build --image {name}' again")
+    image_settings = ImageSettings(
+        arch=arch,
+        cmd=image.cmd,
+        ports=image.ports,
+        labels={**oci_labels(settings, image.description), **build.get("labels", {}), **image.labels},
+        epoch=settings.source_date_epoch,
+        created_by=f"rootfs-ci {__version__} ({build['backend']} backend)",
+    )
+    client = connect()
+    # Written and loaded from this run's own scratch dir, then moved into dist/: concurrent runs
+    # of one image with different tags never load each other's archive.
+    with scratch_dir(settings.cache_dir / "tmp", f"image-{name}-{arch}-") as scratch:
+        layer_gz = settings.cache_dir / "layers" / f"{expected}.tar.gz"  # compressed once per rootfs
+        written = write_image_archive(
+            rootfs_tar, expected, layer_gz, scratch / "image.tar", image_settings, reference, reuse_layer=True
+        )
+        note = f" ({written.layer_note})" if written.layer_note else ""
+        progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip{note}, manifest {written.manifest.digest[:19]}...")
+        try:
+            with written.archive.open("rb") as archive:
+                client.images.load(archive)
+            loaded = client.images.get(reference)
+        except DockerException as exc:
+            raise EngineError(f"the engine refused to load the image archive: {exc}") from None
+        if loaded.id not in (written.config.digest, written.manifest.digest):
+            client.images.remove(reference, force=True)
+            raise ImageError(
+                f"the engine reports image ID {loaded.id} for {reference}, expected {written.config.digest}; "
+                "the engine rewrote the image"
+            )
+        os.replace(scratch / "image.tar", out_dir / "image.tar")
+    record: dict[str, Any] = {
+        "stage": "image",
+        "image": name,
+        "arch": arch,
+        "reference": reference,
+        "image_id": loaded.id,
+        "config_digest": written.config.digest,
+        "manifest_digest": written.manifest.digest,
+        "layer": {"digest": written.layer.digest, "size": written.layer.size, "diff_id": written.diff_id},
+        "rootfs_sha256": expected,
+        "rootfs_size": build["rootfs"]["size"],
+        "labels": image_settings.labels,
+    }
+    write_record(out_dir / "image.json", record)
+    progress.step(f"loaded {reference} (image ID {loaded.id[:19]}...)")
+    return record

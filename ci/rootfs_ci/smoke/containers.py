@@ -1,0 +1,90 @@
+"""Containers a smoke run creates: labelled, tracked, and always removed."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+from docker.errors import DockerException, NotFound
+from docker.models.containers import Container
+
+from rootfs_ci import labels
+from rootfs_ci.errors import EngineError
+from rootfs_ci.signals import signals_deferred
+
+UNCERTAIN_WAIT = 3.0  # seconds the engine gets to finish a create request we stopped waiting for
+
+
+class RunContainers:
+    """Creates containers labelled with this run's id; ``cleanup`` removes all of them."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+        self.run_id = uuid.uuid4().hex[:12]
+        self.created = 0
+        # Names whose create request was cut off by a signal: the engine may still be making them.
+        self.uncertain: set[str] = set()
+
+    def create(self, image: str, **options: Any) -> Container:
+        options.setdefault("labels", {}).update(labels.run_labels(self.run_id))
+        name = options.setdefault("name", f"rootfs-ci-{self.run_id}-{self.created}")
+        self.created += 1
+        self.uncertain.add(name)
+        try:
+            container = self.client.containers.create(image, **options)
+        except DockerException as exc:
+            self.uncertain.discard(name)
+            raise EngineError(f"cannot create a container from {image}: {exc}") from None
+        self.uncertain.discard(name)
+        return container
+
+    def _mine(self) -> list[Container]:
+        return list(self.client.containers.list(all=True, filters={"label": f"{labels.RUN}={self.run_id}"}))
+
+    def cleanup(self) -> int:
+        """Remove every container of this run, whatever state it is in; return how many."""
+        removed = 0
+        with signals_deferred():
+            for container in self._mine():
+                with contextlib.suppress(NotFound):
+                    container.remove(force=True)
+                    removed += 1
+                self.uncertain.discard(container.name)
+            deadline = time.monotonic() + UNCERTAIN_WAIT
+            for name in sorted(self.uncertain):
+                while True:
+                    try:
+                        self.client.containers.get(name).remove(force=True)
+                        removed += 1
+                        break
+                    except NotFound:
+                        if time.monotonic() > deadline:
+                            break
+                        time.sleep(0.05)
+            self.uncertain.clear()
+        return removed
+
+
+@contextlib.contextmanager
+def run_containers(client: docker.DockerClient) -> Iterator[RunContainers]:
+    containers = RunContainers(client)
+    try:
+        yield containers
+    finally:
+        containers.cleanup()
+
+
+def clean_leftovers(client: docker.DockerClient) -> list[str]:
+    """Remove containers of rootfs-ci runs whose process is gone; return their names."""
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": labels.RUN}):
+        if labels.owner_alive(container.labels):
+            continue
+        with contextlib.suppress(NotFound):
+            container.remove(force=True)
+            removed.append(container.name)
+    return removed

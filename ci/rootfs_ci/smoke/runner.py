@@ -1,0 +1,202 @@
+"""``smoke`` stage: run the image's own CMD, check it against its spec, report, record, clean up."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import docker
+import requests
+from docker.errors import DockerException, ImageNotFound
+from docker.models.images import Image
+from docker.types import LogConfig
+
+from rootfs_ci.config import Settings
+from rootfs_ci.engine import connect
+from rootfs_ci.errors import ConfigError, EngineError, SmokeFailure
+from rootfs_ci.image.build import local_reference
+from rootfs_ci.progress import Progress
+from rootfs_ci.qemu import require_emulation
+from rootfs_ci.records import stage_dir, write_record
+from rootfs_ci.smoke import checks, commands
+from rootfs_ci.smoke.containers import run_containers
+from rootfs_ci.smoke.report import CheckResult, print_failures, print_table, step_summary, write_junit
+from rootfs_ci.smoke.spec import Spec, load_spec
+
+LOG_TAIL = 30
+# The engine keeps at most this much of the CMD's output on disk, however much it prints.
+ROTATED_LOGS = LogConfig(type=LogConfig.types.JSON, config={"max-size": "8m", "max-file": "2"})
+
+
+def spec_path(settings: Settings, name: str) -> Path:
+    return settings.project_dir / "tests" / "smoke" / f"{name}.yaml"
+
+
+def _image(client: docker.DockerClient, reference: str, name: str) -> Image:
+    try:
+        return client.images.get(reference)
+    except ImageNotFound:
+        raise ConfigError(f"image {reference} is not in the engine; run 'invoke image --image {name}' first") from None
+    except DockerException as exc:
+        raise EngineError(f"cannot inspect {reference}: {exc}") from None
+
+
+def _image_record(settings: Settings, name: str, arch: str, image: Image) -> dict[str, Any]:
+    """The image record of exactly this image (by image ID or registry digest), if there is one."""
+    try:
+        record = json.loads((stage_dir(settings.dist_dir, name, arch) / "image.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    digests = {image.id} | {digest.rpartition("@")[2] for digest in image.attrs.get("RepoDigests") or []}
+    return record if digests & {record.get("image_id"), record.get("manifest_digest")} else {}
+
+
+def _run_options(spec: Spec) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "read_only": spec.container.readOnly,
+        "tmpfs": dict(spec.container.tmpfs),
+        "cap_drop": list(spec.container.capDrop),
+        "cap_add": list(spec.container.capAdd),
+    }
+    if spec.container.user:
+        options["user"] = spec.container.user
+    return options
+
+
+def _wait_ready(target: checks.Target, spec: Spec) -> checks.Outcome:
+    """Running, and answering HTTP on the first probed port when the spec probes HTTP."""
+    container = target.running()
+    port = target.host_port(spec.http[0].port) if spec.http else None
+    deadline = time.monotonic() + spec.container.readinessTimeout
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        if state["Status"] in ("exited", "dead"):
+            return False, "container running", f"container exited with code {state['ExitCode']} before it was ready"
+        if state["Status"] == "running":
+            if port is None:
+                return True, "container running", "running"
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+                return True, f"HTTP answers on 127.0.0.1:{port}", "answered"
+            except requests.RequestException:
+                pass
+        if time.monotonic() > deadline:
+            return (
+                False,
+                f"ready within {spec.container.readinessTimeout:.0f}s",
+                f"not ready (status {state['Status']})",
+            )
+        time.sleep(0.05)
+
+
+def _start(target: checks.Target, spec: Spec) -> None:
+    exposed = target.image.attrs.get("Config", {}).get("ExposedPorts") or {}
+    ports = {key: ("127.0.0.1", None) for key in exposed}  # the engine picks a free loopback port
+    container = target.containers.create(
+        target.reference,
+        detach=True,
+        ports=ports,
+        stdin_open=spec.container.stdinOpen,
+        log_config=ROTATED_LOGS,
+        **target.run_options,
+    )
+    container.start()
+    container.reload()
+    target.container = container
+    for key, bindings in (container.ports or {}).items():
+        if bindings:
+            target.host_ports[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
+
+
+def _runtime_checks(target: checks.Target, spec: Spec, client: docker.DockerClient) -> list[CheckResult]:
+    results = [checks.file_existence_check(test, target) for test in spec.fileExistenceTests]
+    results += [checks.file_content_check(test, target) for test in spec.fileContentTests]
+    if spec.pid1:
+        results.append(checks.pid1_check(spec.pid1, target))
+    if spec.hostKernel:
+        results.append(checks.host_kernel_check(target))
+    results += [checks.process_check(test, target) for test in spec.processes]
+    results += [commands.command_check(test, target) for test in spec.commandTests]
+    results += [checks.http_check(test, target) for test in spec.http]
+    results += [checks.log_check(test, target) for test in spec.logs]
+    results += [checks.interactive_check(test, target, client) for test in spec.interactive]
+    return results
+
+
+def run_smoke(
+    settings: Settings,
+    image_name: str | None,
+    arch: str | None,
+    tag: str | None,
+    spec_file: Path | None = None,
+    junit: Path | None = None,
+    record_name: str = "smoke.json",
+    stream: TextIO | None = None,
+) -> dict[str, Any]:
+    """Run the spec against IMAGE:TAG; write the record; raise SmokeFailure naming failed checks."""
+    stream = stream or sys.stderr
+    name, image_config = settings.image(image_name)
+    arch = settings.arch(image_config, arch)
+    reference = local_reference(name, tag or settings.config.local_tag, arch, image_config.platforms)
+    spec = load_spec(spec_file or spec_path(settings, name))
+    progress = Progress("smoke", reference)
+    require_emulation(arch)
+    client = connect()
+    image = _image(client, reference, name)
+    image_record = _image_record(settings, name, arch, image)
+
+    results: list[CheckResult] = []
+    if spec.metadataTest:
+        results += checks.metadata_checks(spec.metadataTest, image)
+    if spec.sizeBudget:
+        rootfs_bytes = image_record.get("rootfs_size")
+        layer_bytes = image_record.get("layer", {}).get("size")
+        results += checks.size_checks(spec.sizeBudget, rootfs_bytes, layer_bytes)
+    logs = ""
+    with run_containers(client) as containers:
+        target = checks.Target(image, reference, containers, _run_options(spec))
+        ready = checks.timed("container", "starts and is ready", lambda: _start_and_wait(target, spec))
+        results.append(ready)
+        progress.step(f"container {'ready' if ready.passed else 'NOT ready'} after {ready.seconds:.2f}s")
+        if ready.passed:
+            results += _runtime_checks(target, spec, client)
+        if target.container is not None:
+            logs = checks.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
+            if ready.passed and spec.stop:
+                results.append(checks.stop_check(spec.stop, target))
+
+    passed = all(result.passed for result in results)
+    print_table(results, stream)
+    if not passed:
+        print_failures(results, logs, stream)
+    if junit is not None:
+        write_junit(junit, f"smoke.{name}.{arch}", results)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(step_summary(f"{name}/{arch} ({reference})", results))
+    record = {
+        "stage": "smoke",
+        "image": name,
+        "arch": arch,
+        "reference": reference,
+        "image_id": image.id,
+        "manifest_digest": image_record.get("manifest_digest"),
+        "passed": passed,
+        "checks": [result.as_dict() for result in results],
+    }
+    write_record(stage_dir(settings.dist_dir, name, arch) / record_name, record)
+    if not passed:
+        failed = [f"{r.section}: {r.name}" for r in results if not r.passed]
+        raise SmokeFailure(f"{len(failed)} of {len(results)} checks failed for {reference}: {'; '.join(failed)}")
+    return record
+
+
+def _start_and_wait(target: checks.Target, spec: Spec) -> checks.Outcome:
+    _start(target, spec)
+    return _wait_ready(target, spec)

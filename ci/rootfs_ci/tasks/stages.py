@@ -1,0 +1,63 @@
+"""Tasks for the pipeline stages: build (rootfs), image (load into the engine), pipeline (all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from rootfs_ci.tasks.edge import edge, emit, settings
+
+IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image)"
+ARCH_HELP = "architecture: x86_64 or aarch64 (default: the image's first platform)"
+BACKEND_HELP = "rootfs backend: debian or buildroot (default: the image's backend)"
+TAG_HELP = "local tag, e.g. v01 -> IMAGE:v01, or a full reference (default: rootfs_ci.local_tag)"
+
+
+def rootfs_line(record: dict[str, Any]) -> str:
+    rootfs = record["rootfs"]
+    return f"rootfs {record['image']}/{record['arch']}: {rootfs['size']} bytes sha256:{rootfs['sha256']}"
+
+
+@task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP})
+@edge
+def build(c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None) -> None:
+    """Build the rootfs: dist/IMAGE/ARCH/rootfs.tar and rootfs.json."""
+    from rootfs_ci.rootfs.build import build_rootfs
+
+    record = build_rootfs(settings(c), image, arch, backend)
+    emit(rootfs_line(record))
+
+
+@task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "tag": TAG_HELP})
+@edge
+def image(c: Context, image: str | None = None, arch: str | None = None, tag: str | None = None) -> None:
+    """Write the image from the built rootfs and load it into the local Docker engine."""
+    from rootfs_ci.image.build import build_image
+
+    record = build_image(settings(c), image, arch, tag)
+    emit(f"image {record['reference']}: {record['image_id']}")
+
+
+@task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP, "tag": TAG_HELP})
+@edge
+def pipeline(
+    c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None, tag: str | None = None
+) -> None:
+    """The main job: build the rootfs, make the image, smoke-test it (the README's one command)."""
+    from rootfs_ci.image.build import build_image
+    from rootfs_ci.rootfs.build import build_rootfs
+    from rootfs_ci.smoke import run_smoke
+
+    config = settings(c)
+    built = build_rootfs(config, image, arch, backend)
+    loaded = build_image(config, built["image"], built["arch"], tag)
+    emit(rootfs_line(built), f"image {loaded['reference']}: {loaded['image_id']}")
+    smoked = run_smoke(config, built["image"], built["arch"], tag)
+    emit(f"smoke {smoked['reference']}: passed ({len(smoked['checks'])} checks)")
+
+
+def collection() -> Collection:
+    return Collection(build, image, pipeline)
