@@ -18,7 +18,7 @@ from typing import Any
 
 from rootfs_ci.config import ImageConfig, Settings
 from rootfs_ci.errors import ConfigError, RegistryError, SmokeFailure
-from ci.github import write_outputs
+from rootfs_ci.github import write_outputs
 from rootfs_ci.image.oci import MEDIA_MANIFEST, PLATFORMS
 from rootfs_ci.matrix import platform
 from rootfs_ci.progress import Progress

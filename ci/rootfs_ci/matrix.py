@@ -18,7 +18,7 @@ from rootfs_ci.buildroot.source import Cache
 from rootfs_ci.config import Settings
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.fsutil import tree_listing
-from ci.github import write_outputs as write_outputs  # noqa: PLC0414 (re-exported: workflow tasks and tests use it)
+from rootfs_ci.github import write_outputs as write_outputs  # noqa: PLC0414 (re-exported: workflow tasks and tests use it)
 from rootfs_ci.image.oci import PLATFORMS
 from rootfs_ci.records import stage_dir
 from rootfs_ci.rootfs.build import BACKENDS

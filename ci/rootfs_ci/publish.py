@@ -19,7 +19,7 @@ from docker.errors import APIError, DockerException, ImageNotFound
 from rootfs_ci.config import Settings
 from rootfs_ci.engine import connect
 from rootfs_ci.errors import ConfigError, EngineError, ImageError, RegistryError, SmokeFailure
-from ci.github import write_outputs
+from rootfs_ci.github import write_outputs
 from rootfs_ci.image.oci import MEDIA_INDEX, PLATFORMS
 from rootfs_ci.progress import Progress
 from rootfs_ci.records import read_record, stage_dir, write_record
