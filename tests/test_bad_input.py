@@ -105,8 +105,20 @@ CATALOGUE = {
     "malformed invoke.yaml": Case(
         ("build",), 2, "invoke.yaml:4: not valid YAML", text("rootfs_ci:\n", "rootfs_ci:\n  images: {apacheinit: [\n")
     ),
-    "unknown top-level key": Case(
-        ("build",), 2, "imagez: unknown top-level key", text("rootfs_ci:\n", "imagez: {}\nrootfs_ci:\n")
+    "our key not a mapping": Case(
+        ("build",), 2, "rootfs_ci: expected a mapping of settings", text("rootfs_ci:\n", "rootfs_ci: [x]\nother:\n")
+    ),
+    "no images and no default": Case(
+        ("build",),
+        2,
+        "declares no images; add one under rootfs_ci.images",
+        config(lambda d: d["rootfs_ci"].update(images={}) or d["rootfs_ci"].pop("default_image")),
+    ),
+    "configured smoke spec missing": Case(
+        ("pipeline",),
+        2,
+        "specs/none.yaml does not exist; write it, set rootfs_ci.images.apacheinit.smoke_spec",
+        apacheinit("smoke_spec", "specs/none.yaml"),
     ),
     "bad SOURCE_DATE_EPOCH": Case(
         ("build",), 2, "SOURCE_DATE_EPOCH='yesterday'", env={"SOURCE_DATE_EPOCH": "yesterday"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rootfs_ci.config import NAMESPACE, config_table, parse_config, preflight, source_date_epoch
+from rootfs_ci.config import NAMESPACE, Settings, config_table, parse_config, preflight, source_date_epoch
 from rootfs_ci.docs import with_config_table
 from rootfs_ci.errors import ConfigError
 
@@ -84,18 +84,44 @@ def test_unknown_key_lists_the_valid_keys(tmp_path: Path) -> None:
 def test_preflight_reports_bad_yaml_with_its_line(tmp_path: Path) -> None:
     (tmp_path / "invoke.yaml").write_text("rootfs_ci:\n  images: {web: [\n")
     with pytest.raises(ConfigError, match=r"^invoke.yaml:3: not valid YAML"):
-        preflight(tmp_path, {NAMESPACE, "run"})
+        preflight(tmp_path)
 
 
-def test_preflight_refuses_unknown_top_level_keys(tmp_path: Path) -> None:
-    (tmp_path / "invoke.yaml").write_text("run: {echo: true}\nrootfs: {}\n")
-    with pytest.raises(ConfigError, match=r"^invoke.yaml:2: rootfs: unknown top-level key"):
-        preflight(tmp_path, {NAMESPACE, "run"})
+def test_other_top_level_keys_are_left_alone(tmp_path: Path) -> None:
+    """Invoke's keys, other task libraries' and the project's own sit next to ours."""
+    text = GOOD + "run: {echo: true}\npackaging: {sign: true}\nmy_project: {docs_dir: site}\n"
+    write(tmp_path, text)
+    preflight(tmp_path)  # raises on anything it refuses
+    config = parse_config(yaml.safe_load(text)[NAMESPACE], tmp_path)
+    assert set(config.images) == {"web"}
 
 
-def test_preflight_accepts_invoke_keys(tmp_path: Path) -> None:
-    (tmp_path / "invoke.yaml").write_text("run: {echo: true}\nrootfs_ci: {}\n")
-    preflight(tmp_path, {NAMESPACE, "run"})
+def test_our_key_must_be_a_mapping(tmp_path: Path) -> None:
+    (tmp_path / "invoke.yaml").write_text("packaging: {}\nrootfs_ci: [web]\n")
+    with pytest.raises(ConfigError, match=r"^invoke.yaml:2: rootfs_ci: expected a mapping of settings"):
+        preflight(tmp_path)
+
+
+def test_default_image_is_the_first_image_when_not_set(tmp_path: Path) -> None:
+    text = GOOD.replace("  default_image: web\n", "").replace(
+        "  images:\n", "  images:\n    api: {backend: buildroot}\n"
+    )
+    settings = Settings(tmp_path, parse_config(write(tmp_path, text), tmp_path), 0)
+    assert settings.default_image == "api"
+    assert settings.image(None)[0] == "api"
+    assert settings.smoke_spec("web") == tmp_path / "tests/smoke/web.yaml"
+
+
+def test_no_images_and_no_default_is_one_clear_error(tmp_path: Path) -> None:
+    settings = Settings(tmp_path, parse_config(write(tmp_path, "rootfs_ci: {}\n"), tmp_path), 0)
+    with pytest.raises(ConfigError, match=r"invoke.yaml declares no images; add one under rootfs_ci.images"):
+        settings.image(None)
+
+
+def test_smoke_spec_location_is_per_image(tmp_path: Path) -> None:
+    text = GOOD.replace("      ports: [80]\n", "      ports: [80]\n      smoke_spec: checks/web-smoke.yaml\n")
+    settings = Settings(tmp_path, parse_config(write(tmp_path, text), tmp_path), 0)
+    assert settings.smoke_spec("web") == tmp_path / "checks/web-smoke.yaml"
 
 
 def test_source_date_epoch_prefers_the_environment(tmp_path: Path) -> None:
@@ -119,7 +145,7 @@ def test_duplicate_keys_are_refused_with_their_line(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match=r"^invoke.yaml:5: not valid YAML \(key 'web' appears twice \(first on line 3\)\)"
     ):
-        preflight(tmp_path, {NAMESPACE})
+        preflight(tmp_path)
 
 
 def image_with(tmp_path: Path, **debian: object) -> dict:

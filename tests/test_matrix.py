@@ -170,7 +170,7 @@ def test_job_info_refuses_what_the_build_would(project: Project) -> None:
         job_info(settings, "testrfs", "riscv64", None)
     with pytest.raises(ConfigError, match="unknown image 'nope'"):
         job_info(settings, "nope", None, None)
-    project.edit_config(lambda data: data[NAMESPACE].update(images={}, default_image="apacheinit"))
+    project.edit_config(lambda data: data[NAMESPACE].update(images={}) or data[NAMESPACE].pop("default_image"))
     with pytest.raises(ConfigError, match="declares no images"):
         build_matrix(settings_of(project), None)
 

@@ -17,7 +17,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.validation import error_at, load_yaml, validate, where
+from rootfs_ci.validation import error_at, load_yaml, validate
 
 NAMESPACE = "rootfs_ci"
 CONFIG_FILE = "invoke.yaml"
@@ -120,6 +120,9 @@ class ImageConfig(_Strict):
     ports: tuple[int, ...] = Field((), description="exposed TCP ports")
     labels: dict[str, str] = Field({}, description="extra image labels")
     permissions: dict[str, str] = Field({}, description="rootfs path -> octal mode (e.g. '0600')")
+    smoke_spec: str = Field(
+        "", description="smoke spec file, relative to the project (default: tests/smoke/IMAGE.yaml)"
+    )
     debian: DebianOptions = Field(default_factory=DebianOptions, description="debian backend options")
     buildroot: BuildrootOptions = Field(default_factory=BuildrootOptions, description="buildroot backend options")
 
@@ -211,7 +214,9 @@ class BuildrootConfig(_Strict):
 
 class RootfsCiConfig(_Strict):
     project_dir: str = Field(".", description="project root; other paths are relative to it (tasks.py sets it)")
-    default_image: str = Field("apacheinit", description="image used when --image is not given")
+    default_image: str | None = Field(
+        None, description="image used when --image is not given (default: the first image)"
+    )
     dist_dir: str = Field("dist", description="where stage outputs and records go (relative to the project)")
     cache_dir: str = Field(".cache/rootfs-ci", description="download and build cache (relative to the project)")
     local_tag: str = Field("dev", description="tag of images loaded into the local engine")
@@ -249,8 +254,24 @@ class Settings:
     def cache_dir(self) -> Path:
         return self.project_dir / self.config.cache_dir
 
+    @property
+    def default_image(self) -> str:
+        """``default_image``, else the first declared image."""
+        if self.config.default_image:
+            return self.config.default_image
+        if not self.config.images:
+            raise ConfigError(
+                f"{CONFIG_FILE} declares no images; add one under {NAMESPACE}.images (rootfs-ci init writes a starter)"
+            )
+        return next(iter(self.config.images))
+
+    def smoke_spec(self, name: str) -> Path:
+        """Where the smoke spec of image ``name`` lives."""
+        configured = self.config.images[name].smoke_spec if name in self.config.images else ""
+        return self.project_dir / (configured or f"tests/smoke/{name}.yaml")
+
     def image(self, name: str | None) -> tuple[str, ImageConfig]:
-        name = name or self.config.default_image
+        name = name or self.default_image
         try:
             return name, self.config.images[name]
         except KeyError:
@@ -291,11 +312,12 @@ def parse_config(raw: Any, project_dir: Path) -> RootfsCiConfig:
 
 
 def _check_paths(config: RootfsCiConfig, project_dir: Path, config_file: Path) -> None:
-    if config.images and config.default_image not in config.images:
+    if config.default_image is not None and config.default_image not in config.images:
         raise error_at(
             config_file,
             (NAMESPACE, "default_image"),
-            f"{config.default_image!r} is not one of the declared images ({', '.join(sorted(config.images))})",
+            f"{config.default_image!r} is not one of the declared images "
+            f"({', '.join(sorted(config.images)) or 'none'}); fix it, or remove it to use the first image",
         )
     for name, image in config.images.items():
         for index, overlay in enumerate(image.overlays):
@@ -354,8 +376,12 @@ def load_settings(raw: Any, project_dir: Path, environ: Mapping[str, str]) -> Se
     )
 
 
-def preflight(project_dir: Path, known_top_level: set[str]) -> None:
-    """Check invoke.yaml before Invoke reads it: Invoke would show a traceback for bad YAML."""
+def preflight(project_dir: Path) -> None:
+    """Check invoke.yaml before Invoke reads it: Invoke would show a traceback for bad YAML.
+
+    Only the ``rootfs_ci`` key is ours: every other top-level key belongs to Invoke, other task
+    libraries or the project itself, and is left alone.
+    """
     config_file = project_dir / CONFIG_FILE
     if not config_file.exists():
         return
@@ -367,12 +393,8 @@ def preflight(project_dir: Path, known_top_level: set[str]) -> None:
         return
     if not isinstance(data, dict):
         raise ConfigError(f"{config_file.name}:1: the top level must be a mapping (key: value)")
-    for key in data:
-        if key not in known_top_level:
-            raise ConfigError(
-                f"{where(config_file, (key,))}: {key}: unknown top-level key (rootfs-ci settings go under "
-                f"{NAMESPACE}:; Invoke's own keys are {', '.join(sorted(known_top_level - {NAMESPACE}))})"
-            )
+    if NAMESPACE in data and data[NAMESPACE] is not None and not isinstance(data[NAMESPACE], dict):
+        raise error_at(config_file, (NAMESPACE,), "expected a mapping of settings")
 
 
 def _type_name(annotation: Any) -> str:

@@ -25,3 +25,10 @@ def source_url(project_dir: Path) -> str:
         host, _, path = url[4:].partition(":")
         url = f"https://{host}/{path}"
     return url.removesuffix(".git") if url.startswith("https://") else ""
+
+
+def clean_head_commit(directory: Path) -> str:
+    """HEAD of the checkout holding ``directory`` if its tracked files are unchanged, else ""."""
+    if _git(directory, "status", "--porcelain", "--untracked-files=no"):
+        return ""
+    return _git(directory, "rev-parse", "HEAD")

@@ -15,7 +15,7 @@ from docker.errors import DockerException, ImageNotFound
 from docker.models.images import Image
 from docker.types import LogConfig
 
-from rootfs_ci.config import Settings
+from rootfs_ci.config import NAMESPACE, Settings
 from rootfs_ci.engine import connect
 from rootfs_ci.errors import ConfigError, EngineError, SmokeFailure
 from rootfs_ci.image.build import local_reference
@@ -32,8 +32,17 @@ LOG_TAIL = 30
 ROTATED_LOGS = LogConfig(type=LogConfig.types.JSON, config={"max-size": "8m", "max-file": "2"})
 
 
-def spec_path(settings: Settings, name: str) -> Path:
-    return settings.project_dir / "tests" / "smoke" / f"{name}.yaml"
+def resolve_spec(settings: Settings, name: str, spec_file: Path | None = None) -> Path:
+    """``spec_file``, else the image's configured spec, which must exist (checked before any build work)."""
+    if spec_file is not None:
+        return spec_file
+    configured = settings.smoke_spec(name)
+    if not configured.is_file():
+        raise ConfigError(
+            f"smoke spec {configured} does not exist; write it, set {NAMESPACE}.images.{name}.smoke_spec "
+            "to where it is, or pass --spec"
+        )
+    return configured
 
 
 def _image(client: docker.DockerClient, reference: str, name: str) -> Image:
@@ -143,7 +152,7 @@ def run_smoke(
     name, image_config = settings.image(image_name)
     arch = settings.arch(image_config, arch)
     reference = local_reference(name, tag or settings.config.local_tag, arch, image_config.platforms)
-    spec = load_spec(spec_file or spec_path(settings, name))
+    spec = load_spec(resolve_spec(settings, name, spec_file))
     progress = Progress("smoke", reference)
     require_emulation(arch)
     client = connect()

@@ -185,7 +185,7 @@ def load_spec(path: Path) -> Spec:
     try:
         data = load_yaml(path)
     except FileNotFoundError:
-        raise ConfigError(f"smoke spec {path} does not exist; write one (see tests/smoke/) or pass --spec") from None
+        raise ConfigError(f"smoke spec {path} does not exist; write it or pass another --spec") from None
     except OSError as exc:
         raise ConfigError(f"smoke spec {path} cannot be read ({exc.strerror})") from None
     if not isinstance(data, dict):

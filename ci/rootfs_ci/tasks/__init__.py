@@ -1,4 +1,22 @@
-"""Invoke collections other projects can reuse: ``ns = rootfs_ci.tasks.namespace(Path(__file__).parent)``."""
+"""Invoke collections other projects compose, in the manner of pyinvoke/invocations.
+
+Everything, with rootfs-ci's usual task names::
+
+    ns = rootfs_ci.tasks.namespace(Path(__file__).resolve().parent)
+
+À la carte: every module here has its own ``ns`` collection (stages, smoke, publishing, release,
+workflow, registry, qemu, buildroot). Add the ones you want, next to your own tasks and other
+libraries' collections, then point them at your project::
+
+    from invoke import Collection
+    from rootfs_ci.tasks import configure, smoke, stages
+
+    ns = Collection(stages.ns, smoke.ns, my_task)
+    configure(ns, Path(__file__).resolve().parent)
+
+Name clashes follow Invoke: a task added under a name that is already a task replaces it (last one
+wins); a task and a sub-collection with the same name raise ValueError when tasks.py is loaded.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +24,48 @@ import sys
 from pathlib import Path
 
 from invoke.collection import Collection
-from invoke.config import Config
 
 from rootfs_ci.config import NAMESPACE, preflight
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.tasks import buildroot, qemu, registry, release, smoke, stages, workflow
+from rootfs_ci.tasks import buildroot, publishing, qemu, registry, release, smoke, stages, workflow
+
+__all__ = [
+    "buildroot",
+    "configure",
+    "namespace",
+    "publishing",
+    "qemu",
+    "registry",
+    "release",
+    "smoke",
+    "stages",
+    "workflow",
+]
+
+# Their tasks sit at the top of namespace(): invoke build, invoke smoke, invoke publish, ...
+TOP_LEVEL = (stages.ns, smoke.ns, publishing.ns, release.ns, workflow.ns)
+# These stay collections: invoke registry.up, invoke qemu.setup, invoke buildroot.check.
+NESTED = (registry.ns, qemu.ns, buildroot.ns)
 
 
-def namespace(project_dir: Path) -> Collection:
-    """The task tree for a project whose invoke.yaml, buildroot-config/ and overlay/ live in ``project_dir``."""
+def configure(ns: Collection, project_dir: Path) -> Collection:
+    """Point ``ns`` at the project whose invoke.yaml, overlays and specs live in ``project_dir``."""
     try:
-        preflight(project_dir, set(Config.global_defaults()) | {NAMESPACE})
+        preflight(project_dir)
     except ConfigError as exc:
         # Invoke reads invoke.yaml after loading tasks.py and would print a traceback.
         print(f"rootfs-ci: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    ns = stages.collection()
-    # Other modules' collections are added here, one line each (ns.add_collection / ns.add_task).
-    for smoke_task in smoke.TASKS:
-        ns.add_task(smoke_task)
-    ns.add_collection(qemu.collection())
-    registry.install(ns)
-    for release_task in release.TASKS:
-        ns.add_task(release_task)
-    ns.add_collection(buildroot.collection())
-    workflow.install(ns)
     ns.configure({NAMESPACE: {"project_dir": str(project_dir)}})
     return ns
+
+
+def namespace(project_dir: Path) -> Collection:
+    """Every rootfs-ci task for the project in ``project_dir``, under its usual name."""
+    ns = Collection()
+    for collection in TOP_LEVEL:
+        for name, task in collection.tasks.items():
+            ns.add_task(task, name=name)
+    for collection in NESTED:
+        ns.add_collection(collection)
+    return configure(ns, project_dir)

@@ -11,7 +11,7 @@ from rootfs_ci.progress import Progress
 from rootfs_ci.tasks.edge import edge, emit, settings
 
 CHECK_IMAGE_HELP = "image whose defconfigs to check (default: every image with a Buildroot defconfig)"
-IMAGE_HELP = "image whose defconfig to edit (default: rootfs_ci.default_image)"
+IMAGE_HELP = "image whose defconfig to edit (default: rootfs_ci.default_image, else the first image)"
 ARCH_HELP = "architecture whose defconfig (IMAGE_defconfig, IMAGE_ARCH_defconfig for others; default: first platform)"
 CHECK_ARCH_HELP = "only this architecture's defconfig (default: every platform of the image)"
 
@@ -65,5 +65,4 @@ def savedefconfig(c: Context, image: str | None = None, arch: str | None = None)
     emit(configure.savedefconfig(workspace, *target))
 
 
-def collection() -> Collection:
-    return Collection("buildroot", check, menuconfig, savedefconfig)
+ns = Collection("buildroot", check, menuconfig, savedefconfig)

@@ -25,5 +25,4 @@ def setup(c: Context, arch: str | None = None) -> None:
         emit(ensure_binfmt(name))
 
 
-def collection() -> Collection:
-    return Collection("qemu", setup)
+ns = Collection("qemu", setup)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
+from invoke.collection import Collection
 from invoke.context import Context
-from invoke.tasks import Task, task
+from invoke.tasks import task
 
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.tasks.edge import edge, emit, settings
@@ -77,4 +77,5 @@ def tags(
     )
 
 
-TASKS: tuple[Task[Any], ...] = (release, tags)
+ns = Collection("release", tags)
+ns.add_task(release, default=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
@@ -17,7 +17,7 @@ from rootfs_ci.tasks.stages import ARCH_HELP, IMAGE_HELP, TAG_HELP
         "image": IMAGE_HELP,
         "arch": ARCH_HELP,
         "tag": TAG_HELP,
-        "spec": "smoke spec file (default: tests/smoke/IMAGE.yaml)",
+        "spec": "smoke spec file (default: the image's smoke_spec, tests/smoke/IMAGE.yaml)",
         "junit": "also write the results as JUnit XML to this path",
     }
 )
@@ -48,4 +48,5 @@ def clean(c: Context) -> None:
     emit(f"removed {len(removed)} leftover container(s)" + (f": {', '.join(removed)}" if removed else ""))
 
 
-TASKS: tuple[Any, ...] = (smoke, clean)
+ns = Collection("smoke", clean)
+ns.add_task(smoke, default=True)

@@ -10,7 +10,7 @@ from invoke.tasks import task
 
 from rootfs_ci.tasks.edge import edge, emit, settings
 
-IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image)"
+IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image, else the first image)"
 ARCH_HELP = "architecture: x86_64 or aarch64 (default: the image's first platform)"
 BACKEND_HELP = "rootfs backend: debian or buildroot (default: the image's backend)"
 TAG_HELP = "local tag, e.g. v01 -> IMAGE:v01, or a full reference (default: rootfs_ci.local_tag)"
@@ -50,8 +50,10 @@ def pipeline(
     from rootfs_ci.image.build import build_image
     from rootfs_ci.rootfs.build import build_rootfs
     from rootfs_ci.smoke import run_smoke
+    from rootfs_ci.smoke.runner import resolve_spec
 
     config = settings(c)
+    resolve_spec(config, config.image(image)[0])  # a missing spec fails now, not after the build
     built = build_rootfs(config, image, arch, backend)
     loaded = build_image(config, built["image"], built["arch"], tag)
     emit(rootfs_line(built), f"image {loaded['reference']}: {loaded['image_id']}")
@@ -59,5 +61,4 @@ def pipeline(
     emit(f"smoke {smoked['reference']}: passed ({len(smoked['checks'])} checks)")
 
 
-def collection() -> Collection:
-    return Collection(build, image, pipeline)
+ns = Collection("stages", build, image, pipeline)

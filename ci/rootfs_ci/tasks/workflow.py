@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+import sys
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -13,7 +13,7 @@ from invoke.tasks import task
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.progress import Progress
 from rootfs_ci.tasks.edge import edge, emit, settings
-from rootfs_ci.tasks.registry import REGISTRY_HELP
+from rootfs_ci.tasks.publishing import REGISTRY_HELP
 from rootfs_ci.tasks.stages import ARCH_HELP, BACKEND_HELP, IMAGE_HELP
 
 
@@ -60,15 +60,24 @@ def ci_info(c: Context, image: str | None = None, arch: str | None = None, backe
         emit(f"{key_name}={' '.join(value) if isinstance(value, list) else value}")
 
 
+def loaded_collection(c: Context) -> Collection:
+    """The task tree Invoke loaded for this run (the project's tasks.py), so its own tasks lint too."""
+    module = sys.modules.get(c.config.tasks.collection_name)
+    if module is None:
+        raise ConfigError(
+            f"cannot find the task module {c.config.tasks.collection_name!r} Invoke loaded; run lint through invoke"
+        )
+    return Collection.from_module(module)
+
+
 @task
 @edge
 def lint(c: Context) -> None:
     """Check .github/workflows offline: actionlint, schema, zizmor, pins, reusable calls, invoke tasks and flags."""
     from rootfs_ci.lint import lint as lint_workflows
-    from rootfs_ci.tasks import namespace
 
     project_dir = settings(c).project_dir
-    problems = lint_workflows(project_dir, namespace(project_dir))
+    problems = lint_workflows(project_dir, loaded_collection(c))
     if problems:
         emit(*problems)
         raise ConfigError(f"{len(problems)} problem(s) in {project_dir / '.github' / 'workflows'}; see above")
@@ -105,10 +114,4 @@ def publish_index(
     emit(f"published index {record['reference']}", f"platforms: {platforms}", f"tags: {' '.join(record['tags'])}")
 
 
-TASKS: tuple[Any, ...] = (matrix, ci_info, lint, publish_index)
-
-
-def install(ns: Collection) -> None:
-    """Add matrix, ci-info, lint and publish-index to ``ns``."""
-    for workflow_task in TASKS:
-        ns.add_task(workflow_task)
+ns = Collection("workflow", matrix, ci_info, lint, publish_index)
