@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,3 +35,10 @@ def engine() -> Iterator[docker.DockerClient]:
 @pytest.fixture
 def unique_tag() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start tools as a terminal would: a shell's background job (some CI runners) inherits SIGINT
+    ignored, and the interrupt tests' children would inherit that. A handled signal resets on exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -101,6 +101,7 @@ def test_example_consumer_builds_smokes_and_lints(
 ) -> None:
     project = tmp_path / "busybox-web"
     shutil.copytree(EXAMPLE, project)
+    subprocess.run(["git", "init", "-q", str(project)], check=True)  # a repository of its own (lint wants one)
     remove_images.append(project / "dist" / "web" / "x86_64" / "image.json")
 
     listed = consumer.invoke(project, "--list")
@@ -135,6 +136,7 @@ def test_init_writes_a_starter_whose_pipeline_and_lint_pass(
     assert "warning" not in init.stdout  # the wheel knows its commit: ci.yml pins the workflow by SHA
     remove_images.append(project / "dist" / image / "x86_64" / "image.json")
     written = sorted(str(path.relative_to(project)) for path in project.rglob("*") if path.is_file())
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
     assert written == [
         ".github/workflows/ci.yml",
         "CHANGELOG.md",
