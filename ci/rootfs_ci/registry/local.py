@@ -115,6 +115,18 @@ def _alive(pid: int, config_file: Path) -> bool:
     return state != "Z" and str(config_file).encode() in cmdline
 
 
+def _exited(pid: int) -> bool:
+    """True once ``pid`` is gone or a zombie (reaps it if it is our child). Its cmdline empties while it
+    exits, before its state says so, so a signalled process is waited on by state, not by cmdline."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
 def _pid_file(registry: LocalRegistry) -> tuple[int, int] | None:
     """(pid, port) from the pid file, when that process still runs."""
     try:
@@ -209,12 +221,12 @@ def stop(registry: LocalRegistry, timeout: float = 10.0) -> int | None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid, registry.config_file) and time.monotonic() < deadline:
+    while not _exited(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(pid, registry.config_file):
+    if not _exited(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        while _alive(pid, registry.config_file):
+        while not _exited(pid):
             time.sleep(0.05)
     registry.pid_file.unlink(missing_ok=True)
     return pid
