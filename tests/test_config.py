@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from rootfs_ci.config import NAMESPACE, Settings, config_table, parse_config, preflight, source_date_epoch
-from rootfs_ci.docs import with_config_table
+from rootfs_ci.docs import TABLE_FILE, with_config_table
 from rootfs_ci.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,11 +131,11 @@ def test_source_date_epoch_prefers_the_environment(tmp_path: Path) -> None:
         source_date_epoch(tmp_path, {"SOURCE_DATE_EPOCH": "yesterday"})
 
 
-def test_readme_documents_every_config_key() -> None:
-    readme = (REPO / "README.md").read_text()
+def test_configuration_reference_documents_every_config_key() -> None:
+    reference = (REPO / TABLE_FILE).read_text()
     assert len(config_table()) > 20
-    assert with_config_table(readme) == readme, "README's config table is stale: run python -m rootfs_ci.docs"
-    assert '| `rootfs_ci.images.NAME.cmd` | list of string | `["/bin/sh"]` |' in readme
+    assert with_config_table(reference) == reference, f"{TABLE_FILE}'s table is stale: run python -m rootfs_ci.docs"
+    assert '| `rootfs_ci.images.NAME.cmd` | list of string | `["/bin/sh"]` |' in reference
 
 
 def test_duplicate_keys_are_refused_with_their_line(tmp_path: Path) -> None:

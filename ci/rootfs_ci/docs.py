@@ -1,6 +1,6 @@
-"""README's configuration table, made from the models so the docs match the code.
+"""The configuration reference table, made from the models so the docs match the code.
 
-``python -m rootfs_ci.docs`` rewrites the table in README.md; a test fails when it is stale.
+``python -m rootfs_ci.docs`` rewrites the table in docs/configuration.md; a test fails when it is stale.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rootfs_ci.config import config_table
 
+TABLE_FILE = Path("docs/configuration.md")
 START = "<!-- config-table:start -->"
 END = "<!-- config-table:end -->"
 
@@ -27,8 +28,8 @@ def with_config_table(readme: str) -> str:
 
 
 def main() -> None:
-    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
-    readme.write_text(with_config_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else TABLE_FILE
+    target.write_text(with_config_table(target.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 if __name__ == "__main__":
