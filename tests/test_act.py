@@ -123,7 +123,7 @@ def test_branch_push_builds_and_smokes_every_image_and_arch(tmp_path: Path, act_
         "build": EVERY_ENTRY,
         "smoke": EVERY_ENTRY,
     }
-    assert "act: the test suite running this workflow stands in for it" in run.output("ci/rootfs_ci/lint and tests")
+    assert "act: the test suite running this workflow stands in for it" in run.output("ci/lint and tests")
     for entry in EVERY_ENTRY:
         image, arch = entry.split("/")
         reference = f"{image}:{local_tag}" + ("" if arch == "x86_64" else f"-{arch}")

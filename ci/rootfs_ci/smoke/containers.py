@@ -42,18 +42,15 @@ class RunContainers:
         self.uncertain.discard(name)
         return container
 
-    def _mine(self) -> list[Container]:
-        return list(self.client.containers.list(all=True, filters={"label": f"{labels.RUN}={self.run_id}"}))
-
     def cleanup(self) -> int:
         """Remove every container of this run, whatever state it is in; return how many."""
         removed = 0
         with signals_deferred():
-            for container in self._mine():
+            for listed in _listed(self.client, f"{labels.RUN}={self.run_id}"):
                 with contextlib.suppress(NotFound):
-                    container.remove(force=True)
+                    self.client.api.remove_container(listed["Id"], force=True)
                     removed += 1
-                self.uncertain.discard(container.name)
+                self.uncertain.difference_update(_names(listed))
             deadline = time.monotonic() + UNCERTAIN_WAIT
             for name in sorted(self.uncertain):
                 while True:
@@ -78,13 +75,23 @@ def run_containers(client: docker.DockerClient) -> Iterator[RunContainers]:
         containers.cleanup()
 
 
+def _listed(client: docker.DockerClient, label: str) -> list[dict[str, Any]]:
+    """Containers with ``label`` as the engine lists them: no inspect per container, so one that goes
+    away between the listing and its removal is no error (the SDK's list() would raise NotFound)."""
+    return list(client.api.containers(all=True, filters={"label": label}))
+
+
+def _names(listed: dict[str, Any]) -> set[str]:
+    return {name.lstrip("/") for name in listed.get("Names") or []}
+
+
 def clean_leftovers(client: docker.DockerClient) -> list[str]:
     """Remove containers of rootfs-ci runs whose process is gone; return their names."""
     removed = []
-    for container in client.containers.list(all=True, filters={"label": labels.RUN}):
-        if labels.owner_alive(container.labels):
+    for listed in _listed(client, labels.RUN):
+        if labels.owner_alive(listed.get("Labels") or {}):
             continue
         with contextlib.suppress(NotFound):
-            container.remove(force=True)
-            removed.append(container.name)
+            client.api.remove_container(listed["Id"], force=True)
+            removed.extend(sorted(_names(listed)))
     return removed
