@@ -101,20 +101,20 @@ def created_by(client: docker.DockerClient, pid: int, images: tuple[str, ...]) -
     containers = {
         c.id for c in client.containers.list(all=True, sparse=True, filters={"label": f"org.rootfs-ci.pid={pid}"})
     }
-    tags = {
-        tag
-        for image in client.images.list()
-        for tag in image.tags
-        if tag.split(":")[0] in images and tag.split(":")[1].startswith("dev")
-    }
+    tags = {tag for tag in image_tags(client) if tag.split(":")[0] in images and tag.split(":")[1].startswith("dev")}
     return containers, tags
+
+
+def image_tags(client: docker.DockerClient) -> set[str]:
+    """Every image tag on the engine, from one listing: images.list() inspects each image and fails
+    when another process removes one meanwhile (the engine is shared)."""
+    return {tag for image in client.api.images() for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"}
 
 
 def engine_state(client: docker.DockerClient) -> tuple[set[str], set[str]]:
     """(container IDs, image tags) on the engine now, to prove a run left nothing behind."""
     containers = {c.id for c in client.containers.list(all=True, sparse=True)}
-    tags = {tag for image in client.images.list() for tag in image.tags}
-    return containers, tags
+    return containers, image_tags(client)
 
 
 def read_github_output(path: Path) -> dict[str, str]:

@@ -10,6 +10,7 @@ tests are test_release_commit.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -34,7 +35,7 @@ from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
 from rootfs_ci.tags import compute_tags
 from tests.act_runner import ActRun, run_act
-from tests.helpers import CHANGELOG, GIT_ENV, REPO, Project, git
+from tests.helpers import CHANGELOG, GIT_ENV, REPO, Project, git, image_tags
 
 pytestmark = [pytest.mark.act, pytest.mark.docker]
 pytest_plugins = ["tests.conftest_registry"]
@@ -78,9 +79,9 @@ def act_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def local_tag(engine: docker.DockerClient) -> Iterator[str]:
     tag = f"act-{uuid.uuid4().hex[:8]}"
     yield tag
-    for image in engine.images.list():
-        for reference in image.tags:
-            if tag in reference:
+    for reference in image_tags(engine):
+        if tag in reference:
+            with contextlib.suppress(docker.errors.NotFound):
                 engine.images.remove(reference, force=True)
 
 
