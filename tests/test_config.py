@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rootfs_ci.config import NAMESPACE, Settings, config_table, parse_config, preflight, source_date_epoch
-from rootfs_ci.docs import TABLE_FILE, with_config_table
+from rootfs_ci.config import NAMESPACE, Settings, parse_config, preflight, source_date_epoch
+from rootfs_ci.docs import TABLE_FILE, config_table, with_config_table
 from rootfs_ci.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -5,11 +5,57 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
-from rootfs_ci.config import config_table
+from pydantic import BaseModel
+
+from rootfs_ci.config import NAMESPACE, RootfsCiConfig
+
+
+def _type_name(annotation: Any) -> str:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
+        return " or ".join(str(arg) for arg in args)
+    if origin is tuple:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return f"map of {_type_name(args[0])} to {_type_name(args[1])}"
+    if origin in (Union, UnionType):
+        return " or ".join(_type_name(arg) for arg in args if arg is not type(None)) + " (optional)"
+    return {str: "string", int: "integer", bool: "boolean"}.get(annotation, getattr(annotation, "__name__", "?"))
+
+
+def config_table(
+    model: type[BaseModel] = RootfsCiConfig, prefix: str = f"{NAMESPACE}."
+) -> list[tuple[str, str, str, str]]:
+    """(key, type, default, description) for every setting; README's table is made from this."""
+    rows: list[tuple[str, str, str, str]] = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        annotation: Any = field.annotation
+        nested = next(
+            (
+                arg
+                for arg in (annotation, *get_args(annotation))
+                if isinstance(arg, type) and issubclass(arg, BaseModel)
+            ),
+            None,
+        )
+        if get_origin(annotation) is dict and nested is not None:
+            rows.extend(config_table(nested, f"{key}.NAME."))
+        elif nested is not None:
+            rows.extend(config_table(nested, f"{key}."))
+        else:
+            default = field.get_default(call_default_factory=True)
+            shown = json.dumps(list(default) if isinstance(default, tuple) else default)
+            rows.append((key, _type_name(annotation), shown, field.description or ""))
+    return rows
+
 
 TABLE_FILE = Path("docs/configuration.md")
 START = "<!-- config-table:start -->"

@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rootfs_ci.arch import platform
 from rootfs_ci.config import ImageConfig, Settings
 from rootfs_ci.errors import ConfigError, RegistryError, SmokeFailure
 from rootfs_ci.github import write_outputs
 from rootfs_ci.image.oci import MEDIA_MANIFEST, PLATFORMS
-from rootfs_ci.matrix import platform
 from rootfs_ci.progress import Progress
 from rootfs_ci.publish import PUBLISH_RECORD, smoke_tested
 from rootfs_ci.records import read_record, stage_dir, write_record

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rootfs_ci.arch import platform
 from rootfs_ci.buildroot.dotconfig import values
 from rootfs_ci.buildroot.external import load_external
 from rootfs_ci.buildroot.source import Cache
@@ -19,15 +20,8 @@ from rootfs_ci.config import Settings
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.fsutil import tree_listing
 from rootfs_ci.github import write_outputs as write_outputs  # noqa: PLC0414 (re-exported: workflow tasks and tests use it)
-from rootfs_ci.image.oci import PLATFORMS
 from rootfs_ci.records import stage_dir
 from rootfs_ci.rootfs.build import BACKENDS
-
-
-def platform(arch: str) -> str:
-    """'x86_64' -> 'linux/amd64', 'aarch64' -> 'linux/arm64/v8' (the OCI platform the image config carries)."""
-    architecture, variant = PLATFORMS[arch]
-    return f"linux/{architecture}" + (f"/{variant}" if variant else "")
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ import platform
 import subprocess
 from pathlib import Path
 
+from rootfs_ci.arch import architecture
 from rootfs_ci.errors import EngineError
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 CONF_DIR = Path("/usr/lib/binfmt.d")
-QEMU_NAMES = {"aarch64": "qemu-aarch64", "x86_64": "qemu-x86_64"}
 
 
 def needs_emulation(arch: str) -> bool:
@@ -23,7 +23,7 @@ def needs_emulation(arch: str) -> bool:
 
 
 def registered(arch: str, binfmt_dir: Path = BINFMT_DIR) -> bool:
-    entry = binfmt_dir / QEMU_NAMES[arch]
+    entry = binfmt_dir / architecture(arch).qemu
     try:
         return entry.read_text().splitlines()[0] == "enabled"
     except (OSError, IndexError):
@@ -36,7 +36,7 @@ def ensure_binfmt(arch: str, binfmt_dir: Path = BINFMT_DIR, conf_dir: Path = CON
         return f"{arch} is this machine's architecture: nothing to do"
     if registered(arch, binfmt_dir):
         return f"qemu for {arch} is already registered"
-    conf = conf_dir / f"{QEMU_NAMES[arch]}.conf"
+    conf = conf_dir / f"{architecture(arch).qemu}.conf"
     if not conf.exists():
         raise EngineError(f"{conf} is missing: install qemu-user-static (apt-get install qemu-user-static)")
     hint = "run 'invoke qemu.setup' as root (or ./dev setup)"

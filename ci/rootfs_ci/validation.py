@@ -8,12 +8,18 @@ from types import UnionType
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rootfs_ci.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 Location = tuple[str | int, ...]
+
+
+class StrictModel(BaseModel):
+    """Base of every YAML-sourced model: unknown keys and loose types are errors; values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def yaml_line(config_file: Path, location: tuple[str | int, ...]) -> int | None:

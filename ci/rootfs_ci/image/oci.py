@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from rootfs_ci.arch import ARCHITECTURES, architecture
 from rootfs_ci.errors import ImageError
 from rootfs_ci.fsutil import atomic_output, sha256_file
 
@@ -31,8 +32,8 @@ MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
-# Our architecture names -> OCI platform (architecture, variant)
-PLATFORMS = {"x86_64": ("amd64", None), "aarch64": ("arm64", "v8")}
+# Our architecture names -> OCI platform (architecture, variant), from rootfs_ci.arch
+PLATFORMS = {arch.name: arch.oci_platform for arch in ARCHITECTURES}
 DEFAULT_PATH = "PATH=/usr/bin:/usr/sbin:/bin:/sbin"
 
 
@@ -126,10 +127,10 @@ def cached_layer(layer_gz: Path, rootfs_sha256: str) -> Blob | None:
 
 
 def image_config(settings: ImageSettings, diff_id: str) -> dict[str, Any]:
-    architecture, variant = PLATFORMS[settings.arch]
+    oci_architecture, variant = architecture(settings.arch).oci_platform
     created = rfc3339(settings.epoch)
     config: dict[str, Any] = {
-        "architecture": architecture,
+        "architecture": oci_architecture,
         "os": "linux",
         "created": created,
         "config": {

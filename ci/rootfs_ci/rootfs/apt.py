@@ -16,8 +16,6 @@ from rootfs_ci.fsutil import scratch_dir, sha256_file, write_atomic
 from rootfs_ci.procs import run_tool
 from rootfs_ci.progress import Progress
 
-DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
-
 
 @dataclass(frozen=True)
 class DebPackage:

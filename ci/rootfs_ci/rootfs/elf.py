@@ -9,10 +9,9 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
-ELF_MAGIC = b"\x7fELF"
+from rootfs_ci.arch import by_elf_machine
 
-# e_machine values -> our architecture names
-MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64"}
+ELF_MAGIC = b"\x7fELF"
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,8 @@ def read_elf(path: Path) -> ElfInfo:
                             needed.append(str(getattr(tag, "needed")))  # noqa: B009 (set on DT_NEEDED tags)
                         elif tag.entry.d_tag == "DT_SONAME":
                             soname = str(getattr(tag, "soname"))  # noqa: B009 (set on DT_SONAME tags)
-            machine = MACHINES.get(elf["e_machine"], str(elf["e_machine"]))
+            known = by_elf_machine(str(elf["e_machine"]))
+            machine = known.name if known else str(elf["e_machine"])
     except (ELFError, OSError) as exc:
         raise ValueError(f"{path}: not a readable ELF file ({exc})") from None
     return ElfInfo(machine=machine, needed=tuple(needed), interpreter=interpreter, soname=soname)

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rootfs_ci.arch import architecture
+
 DIRECTORIES = (
     "bin", "dev", "etc", "etc/init.d", "home", "lib", "mnt", "opt", "proc", "root", "run", "sbin",
     "sys", "tmp", "usr", "usr/bin", "usr/lib", "usr/sbin", "var", "var/log", "var/www",
 )  # fmt: skip
 
 SYMLINKS = {"var/run": "../run", "var/tmp": "../tmp"}
-
-# Buildroot makes lib64 -> lib on 64-bit targets; the x86_64 loader path is /lib64/ld-linux-x86-64.so.2.
-LIB64_ARCHES = {"x86_64", "aarch64"}
 
 FILES = {
     "etc/passwd": """\
@@ -74,7 +73,7 @@ def lay_skeleton(tree: Path, arch: str) -> None:
     for directory in DIRECTORIES:
         (tree / directory).mkdir(parents=True, exist_ok=True)
     links = dict(SYMLINKS)
-    if arch in LIB64_ARCHES:
+    if architecture(arch).lib64:  # Buildroot makes lib64 -> lib on 64-bit targets
         links.update({"lib64": "lib", "usr/lib64": "lib"})
     for link, target in links.items():
         (tree / link).symlink_to(target)

@@ -21,6 +21,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.models.images import Image
 
+from rootfs_ci.arch import EMULATOR_PREFIXES
 from rootfs_ci.smoke import spec as s
 from rootfs_ci.smoke.capture import OUTPUT_LIMIT, Tail, read_chunks
 from rootfs_ci.smoke.containers import RunContainers
@@ -209,7 +210,7 @@ def without_emulator(args: str) -> str:
     """The command line as the program sees it: under qemu-user through binfmt_misc the host shows
     'INTERPRETER FILENAME ARGV0 ARGV1...' (P flag) or 'INTERPRETER FILENAME ARGV1...'."""
     tokens = args.split(" ")
-    if len(tokens) < 2 or not Path(tokens[0]).name.startswith(("qemu-", "aarch64-binfmt", "x86_64-binfmt")):
+    if len(tokens) < 2 or not Path(tokens[0]).name.startswith(EMULATOR_PREFIXES):
         return args
     tokens = tokens[1:]
     if len(tokens) > 1 and tokens[0] == tokens[1]:

@@ -13,17 +13,13 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.validation import load_yaml, validate
+from rootfs_ci.validation import StrictModel, load_yaml, validate
 
 SCHEMA_VERSIONS = ("2.0.0",)
 COMMAND_TIMEOUT = 60.0  # CST has no per-command limit; ours, as for `fresh` checks before
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def _regexes(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -35,12 +31,12 @@ def _regexes(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
-class EnvVar(_Strict):
+class EnvVar(StrictModel):
     key: str
     value: str
 
 
-class CommandTest(_Strict):
+class CommandTest(StrictModel):
     name: str
     command: str
     args: tuple[str, ...] = ()
@@ -58,7 +54,7 @@ class CommandTest(_Strict):
     _check_regexes = field_validator("expectedOutput", "excludedOutput", "expectedError", "excludedError")(_regexes)
 
 
-class FileExistenceTest(_Strict):
+class FileExistenceTest(StrictModel):
     name: str
     path: str
     shouldExist: bool = True
@@ -69,7 +65,7 @@ class FileExistenceTest(_Strict):
     symlinkTo: str | None = Field(None, description="ours: the path is a symlink with this target")
 
 
-class FileContentTest(_Strict):
+class FileContentTest(StrictModel):
     name: str
     path: str
     expectedContents: tuple[str, ...] = ()
@@ -78,13 +74,13 @@ class FileContentTest(_Strict):
     _check_regexes = field_validator("expectedContents", "excludedContents")(_regexes)
 
 
-class LabelTest(_Strict):
+class LabelTest(StrictModel):
     key: str
     value: str
     isRegex: bool = False
 
 
-class MetadataTest(_Strict):
+class MetadataTest(StrictModel):
     cmd: tuple[str, ...] | None = None
     entrypoint: tuple[str, ...] | None = None
     exposedPorts: tuple[str, ...] | None = None
@@ -95,7 +91,7 @@ class MetadataTest(_Strict):
     user: str | None = None
 
 
-class HttpCheck(_Strict):
+class HttpCheck(StrictModel):
     name: str
     path: str = "/"
     port: int | None = Field(None, description="container port (default: the first exposed one)")
@@ -106,7 +102,7 @@ class HttpCheck(_Strict):
     _check_regexes = field_validator("body")(lambda value: _regexes((value,))[0] if value else value)
 
 
-class ProcessCheck(_Strict):
+class ProcessCheck(StrictModel):
     name: str
     command: str = Field(description="regex matched against each process's command line")
     parentCommand: str | None = Field(None, description="only processes whose parent's command line matches")
@@ -116,18 +112,18 @@ class ProcessCheck(_Strict):
     notRoot: bool = Field(False, description="no match runs as uid 0")
 
 
-class Pid1Check(_Strict):
+class Pid1Check(StrictModel):
     command: str = Field(description="regex the command line of PID 1 must match")
 
 
-class LogCheck(_Strict):
+class LogCheck(StrictModel):
     name: str
     expected: tuple[str, ...] = Field(description="regexes the container's stdout+stderr must match")
 
     _check_regexes = field_validator("expected")(_regexes)
 
 
-class InteractiveCheck(_Strict):
+class InteractiveCheck(StrictModel):
     name: str
     input: str = Field(description="typed into a TTY attached to a fresh container running CMD")
     expectedOutput: tuple[str, ...]
@@ -136,17 +132,17 @@ class InteractiveCheck(_Strict):
     _check_regexes = field_validator("expectedOutput")(_regexes)
 
 
-class StopCheck(_Strict):
+class StopCheck(StrictModel):
     maxSeconds: float = Field(10.0, description="docker stop must return within this")
     exitCode: int | None = Field(0, description="exit code after the stop (null: any)")
 
 
-class SizeBudget(_Strict):
+class SizeBudget(StrictModel):
     rootfsBytes: int | None = Field(None, description="max uncompressed rootfs tar bytes")
     layerBytes: int | None = Field(None, description="max compressed layer bytes")
 
 
-class ContainerOptions(_Strict):
+class ContainerOptions(StrictModel):
     stdinOpen: bool = Field(False, description="keep stdin open (docker run -i), e.g. for CMD /bin/sh")
     readOnly: bool = Field(False, description="read-only root file system (docker run --read-only)")
     tmpfs: dict[str, str] = Field({}, description="mount point -> tmpfs options")
@@ -156,7 +152,7 @@ class ContainerOptions(_Strict):
     readinessTimeout: float = Field(15.0, description="seconds to wait until the container serves")
 
 
-class Spec(_Strict):
+class Spec(StrictModel):
     schemaVersion: str
     container: ContainerOptions = Field(default_factory=ContainerOptions)
     metadataTest: MetadataTest | None = None

@@ -6,22 +6,17 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from rootfs_ci.errors import ConfigError
+from rootfs_ci.arch import ARCH_NAMES, architecture, choices
 from rootfs_ci.tasks.edge import edge, emit
 
 
-@task(help={"arch": "architecture to emulate: aarch64 or x86_64 (default: every one but this machine's)"})
+@task(help={"arch": f"architecture to emulate: {choices()} (default: every one but this machine's)"})
 @edge
 def setup(c: Context, arch: str | None = None) -> None:
     """Register qemu-user-static with binfmt_misc (root), so arm64 images run under emulation."""
-    from rootfs_ci.qemu import (
-        QEMU_NAMES,
-        ensure_binfmt,
-    )
+    from rootfs_ci.qemu import ensure_binfmt
 
-    for name in [arch] if arch else list(QEMU_NAMES):
-        if name not in QEMU_NAMES:
-            raise ConfigError(f"unknown architecture {name!r}; use one of: {', '.join(QEMU_NAMES)}")
+    for name in [architecture(arch).name] if arch else ARCH_NAMES:
         emit(ensure_binfmt(name))
 
 

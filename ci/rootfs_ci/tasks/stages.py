@@ -8,10 +8,11 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from rootfs_ci.arch import choices
 from rootfs_ci.tasks.edge import edge, emit, settings
 
 IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image, else the first image)"
-ARCH_HELP = "architecture: x86_64 or aarch64 (default: the image's first platform)"
+ARCH_HELP = f"architecture: {choices()} (default: the image's first platform)"
 BACKEND_HELP = "rootfs backend: debian or buildroot (default: the image's backend)"
 TAG_HELP = "local tag, e.g. v01 -> IMAGE:v01, or a full reference (default: rootfs_ci.local_tag)"
 

@@ -1,0 +1,62 @@
+"""The validated configuration plus where it lives: what every task works from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rootfs_ci.config.models import CONFIG_FILE, NAMESPACE, ImageConfig, RootfsCiConfig
+from rootfs_ci.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration plus where it lives."""
+
+    project_dir: Path
+    config: RootfsCiConfig
+    source_date_epoch: int
+
+    @property
+    def dist_dir(self) -> Path:
+        return self.project_dir / self.config.dist_dir
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.project_dir / self.config.cache_dir
+
+    @property
+    def default_image(self) -> str:
+        """``default_image``, else the first declared image."""
+        if self.config.default_image:
+            return self.config.default_image
+        if not self.config.images:
+            raise ConfigError(
+                f"{CONFIG_FILE} declares no images; add one under {NAMESPACE}.images (rootfs-ci init writes a starter)"
+            )
+        return next(iter(self.config.images))
+
+    def smoke_spec(self, name: str) -> Path:
+        """Where the smoke spec of image ``name`` lives."""
+        configured = self.config.images[name].smoke_spec if name in self.config.images else ""
+        return self.project_dir / (configured or f"tests/smoke/{name}.yaml")
+
+    def image(self, name: str | None) -> tuple[str, ImageConfig]:
+        name = name or self.default_image
+        try:
+            return name, self.config.images[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.images)) or "none"
+            raise ConfigError(
+                f"unknown image {name!r}; {CONFIG_FILE} declares: {known} (add it under {NAMESPACE}.images)"
+            ) from None
+
+    def arch(self, image: ImageConfig, arch: str | None) -> str:
+        if arch is None:
+            return image.platforms[0]
+        if arch not in image.platforms:
+            raise ConfigError(
+                f"architecture {arch!r} is not in this image's platforms {list(image.platforms)}; "
+                f"add it to {NAMESPACE}.images.<name>.platforms"
+            )
+        return arch
