@@ -7,7 +7,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.tasks.edge import edge, emit, settings
+from rootfs_ci.tasks.boundary import boundary, emit, settings
 from rootfs_ci.tasks.stages import ARCH_HELP, IMAGE_HELP
 
 REGISTRY_HELP = "target HOST[:PORT][/NAMESPACE], e.g. ghcr.io/owner (default: rootfs_ci.registry.target)"
@@ -24,7 +24,7 @@ REGISTRY_HELP = "target HOST[:PORT][/NAMESPACE], e.g. ghcr.io/owner (default: ro
         "by_digest": "push by digest only, no tags (a release merges the architectures with 'invoke publish-index')",
     }
 )
-@edge
+@boundary
 def publish(
     c: Context,
     image: str | None = None,
@@ -55,7 +55,7 @@ def publish(
         "keep": "keep the pulled image in the engine (default: remove it after the check)",
     }
 )
-@edge
+@boundary
 def verify(
     c: Context,
     image: str | None = None,

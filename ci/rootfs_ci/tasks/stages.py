@@ -8,7 +8,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from rootfs_ci.tasks.edge import edge, emit, settings
+from rootfs_ci.tasks.boundary import boundary, emit, settings
 
 IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image, else the first image)"
 ARCH_HELP = "architecture: x86_64 or aarch64 (default: the image's first platform)"
@@ -22,7 +22,7 @@ def rootfs_line(record: dict[str, Any]) -> str:
 
 
 @task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP})
-@edge
+@boundary
 def build(c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None) -> None:
     """Build the rootfs: dist/IMAGE/ARCH/rootfs.tar and rootfs.json."""
     from rootfs_ci.rootfs.build import build_rootfs
@@ -32,7 +32,7 @@ def build(c: Context, image: str | None = None, arch: str | None = None, backend
 
 
 @task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "tag": TAG_HELP})
-@edge
+@boundary
 def image(c: Context, image: str | None = None, arch: str | None = None, tag: str | None = None) -> None:
     """Write the image from the built rootfs and load it into the local Docker engine."""
     from rootfs_ci.image.build import build_image
@@ -42,7 +42,7 @@ def image(c: Context, image: str | None = None, arch: str | None = None, tag: st
 
 
 @task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP, "tag": TAG_HELP})
-@edge
+@boundary
 def pipeline(
     c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None, tag: str | None = None
 ) -> None:
