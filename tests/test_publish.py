@@ -19,10 +19,10 @@ import yaml
 
 from rootfs_ci.config import Settings, load_settings
 from rootfs_ci.errors import ConfigError, ImageError, RegistryError, SmokeFailure
+from rootfs_ci.image.layout import read_layout
 from rootfs_ci.image.oci import MEDIA_INDEX
 from rootfs_ci.publish import publish, verify
 from rootfs_ci.registry.client import RegistryClient
-from rootfs_ci.registry.layout import read_layout
 from rootfs_ci.registry.local import LocalRegistry, free_port
 from rootfs_ci.registry.push import ImmutableTagError, push_image, push_index
 from rootfs_ci.registry.repository import Repository

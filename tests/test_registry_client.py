@@ -21,9 +21,9 @@ import pytest
 import requests
 
 from rootfs_ci.errors import ConfigError, RegistryError
+from rootfs_ci.image.layout import read_layout
 from rootfs_ci.registry.auth import Credentials, find_credentials, merge_scopes, parse_challenge
 from rootfs_ci.registry.client import RegistryClient, open_client
-from rootfs_ci.registry.layout import read_layout
 from rootfs_ci.registry.local import LocalRegistry, free_port
 from rootfs_ci.registry.push import push_image
 from rootfs_ci.registry.repository import Repository

@@ -20,12 +20,12 @@ from rootfs_ci.config import Settings
 from rootfs_ci.engine import connect
 from rootfs_ci.errors import ConfigError, EngineError, ImageError, RegistryError, SmokeFailure
 from rootfs_ci.github import write_outputs
+from rootfs_ci.image.layout import read_layout
 from rootfs_ci.image.oci import MEDIA_INDEX, PLATFORMS
 from rootfs_ci.progress import Progress
 from rootfs_ci.records import read_record, stage_dir, write_record
 from rootfs_ci.registry.auth import Credentials, find_credentials
 from rootfs_ci.registry.client import open_client
-from rootfs_ci.registry.layout import read_layout
 from rootfs_ci.registry.push import push_image
 from rootfs_ci.registry.repository import MEDIA_DOCKER_LIST, Repository
 from rootfs_ci.registry.target import RegistryTarget, check_tag, parse_target

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import semver
 
 from rootfs_ci.errors import RegistryError
+from rootfs_ci.image.layout import LayoutImage
 from rootfs_ci.image.oci import MEDIA_INDEX, MEDIA_MANIFEST
 from rootfs_ci.progress import Progress
-from rootfs_ci.registry.layout import LayoutImage
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import check_tag
 
