@@ -23,12 +23,12 @@ from rootfs_ci.image.layout import read_layout
 from rootfs_ci.image.oci import MEDIA_INDEX
 from rootfs_ci.publish import publish, verify
 from rootfs_ci.registry.client import RegistryClient
-from rootfs_ci.registry.local import LocalRegistry, free_port
+from rootfs_ci.registry.local import LocalRegistry
 from rootfs_ci.registry.push import ImmutableTagError, push_image, push_index
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
 from tests.helpers import Project, engine_state, make_project
-from tests.registry_fixtures import TINY, AuthRegistry, stage_tiny_image, write_project, write_tiny_image
+from tests.registry_fixtures import TINY, AuthRegistry, free_port, stage_tiny_image, write_project, write_tiny_image
 
 pytest_plugins = ["tests.conftest_registry"]
 
