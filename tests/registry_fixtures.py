@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import bcrypt
 
 from rootfs_ci.image.oci import ImageSettings, WrittenImage, write_image_archive
+from rootfs_ci.records import ImageRecord, Layer, SmokeRecord, write_record
 from rootfs_ci.registry.local import HOST, LocalRegistry, start, stop
 
 
@@ -230,28 +231,29 @@ def write_tiny_image(
 
 def write_records(directory: Path, image: str, arch: str, written: WrittenImage, *, passed: bool = True) -> None:
     """image.json and smoke.json as the image and smoke stages write them, for a tiny image."""
-    image_record = {
-        "stage": "image",
-        "image": image,
-        "arch": arch,
-        "reference": f"{image}:dev",
-        "image_id": written.config.digest,
-        "config_digest": written.config.digest,
-        "manifest_digest": written.manifest.digest,
-        "layer": {"digest": written.layer.digest, "size": written.layer.size, "diff_id": written.diff_id},
-    }
-    smoke_record = {
-        "stage": "smoke",
-        "image": image,
-        "arch": arch,
-        "reference": f"{image}:dev",
-        "image_id": written.config.digest,
-        "manifest_digest": written.manifest.digest,
-        "passed": passed,
-        "checks": [],
-    }
-    (directory / "image.json").write_text(json.dumps(image_record))
-    (directory / "smoke.json").write_text(json.dumps(smoke_record))
+    image_record = ImageRecord(
+        image=image,
+        arch=arch,
+        reference=f"{image}:dev",
+        image_id=written.config.digest,
+        config_digest=written.config.digest,
+        manifest_digest=written.manifest.digest,
+        layer=Layer(digest=written.layer.digest, size=written.layer.size, diff_id=written.diff_id),
+        rootfs_sha256=written.diff_id.removeprefix("sha256:"),
+        rootfs_size=0,  # the rootfs.tar is gone; publish and verify read neither rootfs field
+        labels={"org.opencontainers.image.version": "test"},
+    )
+    smoke_record = SmokeRecord(
+        image=image,
+        arch=arch,
+        reference=f"{image}:dev",
+        image_id=written.config.digest,
+        manifest_digest=written.manifest.digest,
+        passed=passed,
+        checks=(),
+    )
+    write_record(directory / ImageRecord.FILE, image_record)
+    write_record(directory / SmokeRecord.FILE, smoke_record)
 
 
 TINY = "tiny"

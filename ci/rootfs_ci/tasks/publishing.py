@@ -35,15 +35,15 @@ def publish(
     by_digest: bool = False,
 ) -> None:
     """Push the smoke-tested image to the registry: blobs, manifest by digest, then its tags."""
-    from rootfs_ci.publish import publish as publish_image
-    from rootfs_ci.publish import resolve_tags
+    from rootfs_ci.publishing.policy import resolve_tags
+    from rootfs_ci.publishing.publish import publish as publish_image
 
     config = settings(c)
     if by_digest and (ref or sha):
         raise ConfigError("--by-digest pushes no tags, so --ref and --sha do not apply; drop them")
     tags = [] if by_digest else resolve_tags(config, ref, sha)
     record = publish_image(config, image, arch, registry, tags, by_digest=by_digest)
-    emit(f"published {record['reference']}", f"tags: {' '.join(record['tags']) or 'none (by digest)'}")
+    emit(f"published {record.reference}", f"tags: {' '.join(record.tags) or 'none (by digest)'}")
 
 
 @task(
@@ -65,10 +65,10 @@ def verify(
     keep: bool = False,
 ) -> None:
     """Pull a published tag, check it is the smoke-tested digest, and run the smoke spec on it."""
-    from rootfs_ci.publish import verify as verify_image
+    from rootfs_ci.publishing.verify import verify as verify_image
 
     record = verify_image(settings(c), image, arch, tag, registry, keep=keep)
-    emit(f"verified {record['reference']}: {record['manifest_digest']} ({record['checks']} smoke checks passed)")
+    emit(f"verified {record.reference}: {record.manifest_digest} ({record.checks} smoke checks passed)")
 
 
 ns = Collection("publishing", publish, verify)

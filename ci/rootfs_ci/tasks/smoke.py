@@ -34,7 +34,7 @@ def smoke(
     from rootfs_ci.smoke import run_smoke
 
     record = run_smoke(settings(c), image, arch, tag, Path(spec) if spec else None, Path(junit) if junit else None)
-    emit(f"smoke {record['reference']}: passed ({len(record['checks'])} checks)")
+    emit(f"smoke {record.reference}: passed ({len(record.checks)} checks)")
 
 
 @task

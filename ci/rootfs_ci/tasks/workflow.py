@@ -105,13 +105,13 @@ def publish_index(
     digest: list[str] | None = None,
 ) -> None:
     """Merge the architectures pushed by digest into one multi-arch image index, then tag the index."""
-    from rootfs_ci.index import publish_index as merge_index
-    from rootfs_ci.publish import resolve_tags
+    from rootfs_ci.publishing.multiarch import publish_index as merge_index
+    from rootfs_ci.publishing.policy import resolve_tags
 
     config = settings(c)
     record = merge_index(config, image, registry, resolve_tags(config, ref, sha), digests=digest or ())
-    platforms = ", ".join(f"{m['platform']} {m['digest'][:19]}..." for m in record["manifests"])
-    emit(f"published index {record['reference']}", f"platforms: {platforms}", f"tags: {' '.join(record['tags'])}")
+    platforms = ", ".join(f"{m.platform} {m.digest[:19]}..." for m in record.manifests)
+    emit(f"published index {record.reference}", f"platforms: {platforms}", f"tags: {' '.join(record.tags)}")
 
 
 ns = Collection("workflow", matrix, ci_info, lint, publish_index)
