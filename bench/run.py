@@ -37,8 +37,10 @@ from bench.stop_latency import one_run, published_port, wait_for_200  # noqa: E4
 from rootfs_ci.config import load_settings  # noqa: E402
 from rootfs_ci.image.build import build_image  # noqa: E402
 from rootfs_ci.image.oci import compress_layer  # noqa: E402
-from rootfs_ci.registry import local  # noqa: E402
+from rootfs_ci.records import RootfsRecord, read_record  # noqa: E402
+from rootfs_ci.registry.local import LocalRegistry  # noqa: E402
 from rootfs_ci.rootfs.elf import is_elf  # noqa: E402
+from tests.registry_fixtures import free_port, running  # noqa: E402
 
 PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
 PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")
@@ -92,12 +94,8 @@ class Project:
 
 @contextmanager
 def registry(work: Path) -> Iterator[str]:
-    server = local.LocalRegistry(port=local.free_port(), storage=work / "registry", state_dir=work / "registry-state")
-    local.start(server)
-    try:
+    with running(LocalRegistry(free_port(), work / "registry", work / "registry-state")) as server:
         yield server.address
-    finally:
-        local.stop(server)
 
 
 # ---- 1. size -------------------------------------------------------------------------------------
@@ -109,7 +107,7 @@ def sizes(project: Project, images: dict[str, list[str]]) -> list[dict[str, Any]
         for arch in arches:
             project.run("build", "--image", image, "--arch", arch)
             out = project.path / "dist" / image / arch
-            record = json.loads((out / "rootfs.json").read_text())
+            record = read_record(out / RootfsRecord.FILE, RootfsRecord, f"invoke build --image {image} --arch {arch}")
             floor = 0
             with tempfile.TemporaryDirectory() as tree, tarfile.open(out / "rootfs.tar") as tar:
                 for member in tar.getmembers():
@@ -118,12 +116,12 @@ def sizes(project: Project, images: dict[str, list[str]]) -> list[dict[str, Any]
                         if is_elf(Path(tree) / member.name):
                             floor += member.size
             layer = compress_layer(out / "rootfs.tar", out / "layer.bench.gz")  # the image stage's own gzip
-            rootfs = record["rootfs"]["size"]
+            rootfs = record.rootfs.size
             rows.append(
                 {
                     "image": image,
                     "arch": arch,
-                    "backend": record["backend"],
+                    "backend": record.backend,
                     "rootfs_bytes": rootfs,
                     "layer_bytes": layer.size,
                     "floor_bytes": floor,
@@ -185,7 +183,7 @@ def host_httpd_rate(rootfs_tar: Path, work: Path) -> float:
         tar.extractall(root, filter="tar")
     (root / "dev").mkdir(exist_ok=True)
     subprocess.run(["mknod", "-m", "666", str(root / "dev/null"), "c", "1", "3"], check=True)
-    port = local.free_port()
+    port = free_port()
     conf = (root / "etc/apache2/httpd.conf").read_text()
     conf = re.sub(r"(?m)^Listen .*$", f"Listen 127.0.0.1:{port}", conf)
     conf = re.sub(r"(?m)^(ErrorLog|CustomLog) .*$", "", conf) + "\nErrorLog /tmp/error_log\n"

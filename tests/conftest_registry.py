@@ -12,9 +12,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from rootfs_ci.registry.local import LocalRegistry, free_port, running
+from rootfs_ci.registry.local import LocalRegistry
 from tests.faultproxy import FaultProxy
-from tests.registry_fixtures import AuthRegistry, TokenServer, make_cert, write_htpasswd
+from tests.registry_fixtures import (
+    AuthRegistry,
+    SecuredRegistry,
+    TokenServer,
+    free_port,
+    make_cert,
+    running,
+    write_htpasswd,
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +39,7 @@ def basic_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthReg
     cert, key = make_cert(root / "tls", "registry")
     user, password = "ci-user", "pw-" + secrets.token_urlsafe(18)
     htpasswd = write_htpasswd(root / "htpasswd", {user: password})
-    registry = LocalRegistry(
+    registry = SecuredRegistry(
         free_port(),
         root / "storage",
         root / "state",
@@ -50,7 +58,7 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthReg
     cert, key = make_cert(root / "signing", "token")
     user, password = "ci-pusher", "tk-" + secrets.token_urlsafe(18)
     server = TokenServer(cert, key, {user: password})
-    registry = LocalRegistry(
+    registry = SecuredRegistry(
         free_port(),
         root / "storage",
         root / "state",

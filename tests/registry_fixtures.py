@@ -1,4 +1,5 @@
-"""Helpers for the registry tests: throwaway certificates, a loopback token server, tiny images.
+"""Helpers for the registry tests: registries with TLS and auth, throwaway certificates, a loopback
+token server, tiny images.
 
 The token server is the honest version of a registry's Bearer flow: the real docker-registry runs
 with ``auth.token`` whose realm is this server, and it verifies the RS256 JWTs signed here against
@@ -9,14 +10,17 @@ what it asks for; a wrong password gets 401.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
 import secrets
+import socket
 import subprocess
 import tarfile
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,7 +30,50 @@ from urllib.parse import parse_qs, urlsplit
 import bcrypt
 
 from rootfs_ci.image.oci import ImageSettings, WrittenImage, write_image_archive
-from rootfs_ci.registry.local import LocalRegistry
+from rootfs_ci.records import ImageRecord, Layer, SmokeRecord, write_record
+from rootfs_ci.registry.local import HOST, LocalRegistry, start, stop
+
+
+@dataclass(frozen=True)
+class SecuredRegistry(LocalRegistry):
+    """The embedded registry with what only the tests need: TLS (``tls_cert``/``tls_key``) and ``auth``
+    (docker-registry's auth section: htpasswd or token)."""
+
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    auth: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls_cert else 'http'}://{self.address}"
+
+    @property
+    def tls_verify(self) -> str | bool:
+        return str(self.tls_cert) if self.tls_cert else True
+
+    def server_config(self) -> dict[str, Any]:
+        config = super().server_config()
+        if self.tls_cert and self.tls_key:
+            config["http"]["tls"] = {"certificate": str(self.tls_cert), "key": str(self.tls_key)}
+        if self.auth:
+            config["auth"] = dict(self.auth)
+        return config
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(registry: LocalRegistry, timeout: float = 20.0) -> Iterator[LocalRegistry]:
+    """A registry for the length of a block (tests, bench): started, then stopped whatever happens."""
+    start(registry, timeout)
+    try:
+        yield registry
+    finally:
+        stop(registry)
 
 
 def make_cert(directory: Path, name: str) -> tuple[Path, Path]:
@@ -149,7 +196,7 @@ class TokenServer:
 
 @dataclass(frozen=True)
 class AuthRegistry:
-    registry: LocalRegistry
+    registry: SecuredRegistry
     user: str
     password: str
     target: str
@@ -184,28 +231,29 @@ def write_tiny_image(
 
 def write_records(directory: Path, image: str, arch: str, written: WrittenImage, *, passed: bool = True) -> None:
     """image.json and smoke.json as the image and smoke stages write them, for a tiny image."""
-    image_record = {
-        "stage": "image",
-        "image": image,
-        "arch": arch,
-        "reference": f"{image}:dev",
-        "image_id": written.config.digest,
-        "config_digest": written.config.digest,
-        "manifest_digest": written.manifest.digest,
-        "layer": {"digest": written.layer.digest, "size": written.layer.size, "diff_id": written.diff_id},
-    }
-    smoke_record = {
-        "stage": "smoke",
-        "image": image,
-        "arch": arch,
-        "reference": f"{image}:dev",
-        "image_id": written.config.digest,
-        "manifest_digest": written.manifest.digest,
-        "passed": passed,
-        "checks": [],
-    }
-    (directory / "image.json").write_text(json.dumps(image_record))
-    (directory / "smoke.json").write_text(json.dumps(smoke_record))
+    image_record = ImageRecord(
+        image=image,
+        arch=arch,
+        reference=f"{image}:dev",
+        image_id=written.config.digest,
+        config_digest=written.config.digest,
+        manifest_digest=written.manifest.digest,
+        layer=Layer(digest=written.layer.digest, size=written.layer.size, diff_id=written.diff_id),
+        rootfs_sha256=written.diff_id.removeprefix("sha256:"),
+        rootfs_size=0,  # the rootfs.tar is gone; publish and verify read neither rootfs field
+        labels={"org.opencontainers.image.version": "test"},
+    )
+    smoke_record = SmokeRecord(
+        image=image,
+        arch=arch,
+        reference=f"{image}:dev",
+        image_id=written.config.digest,
+        manifest_digest=written.manifest.digest,
+        passed=passed,
+        checks=(),
+    )
+    write_record(directory / ImageRecord.FILE, image_record)
+    write_record(directory / SmokeRecord.FILE, smoke_record)
 
 
 TINY = "tiny"

@@ -54,6 +54,14 @@ def append_byte(file: str) -> Edit:
     return edit
 
 
+def write(file: str, content: str) -> Edit:
+    def edit(project: Project) -> None:
+        (project.path / file).parent.mkdir(parents=True, exist_ok=True)
+        (project.path / file).write_text(content)
+
+    return edit
+
+
 def git_repo(project: Project) -> None:
     for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
         subprocess.run(["git", *command], cwd=project.path, check=True, capture_output=True)
@@ -199,6 +207,20 @@ CATALOGUE = {
         ("tags", "--ref", "refs/tags/v1.0.0", "--sha", "0123456789abcdef", "--rule", "type=semvr,pattern={{version}}"),
         2,
         "unknown type 'semvr'",
+    ),
+    # stage records
+    "a rootfs.json from another rootfs-ci": Case(
+        ("image",),
+        2,
+        "rootfs.json was written by another rootfs-ci version (record schema none, this one reads 1); "
+        "rebuild with this rootfs-ci: invoke build --image apacheinit --arch x86_64",
+        write("dist/apacheinit/x86_64/rootfs.json", '{"stage": "build", "rootfs": {"path": "rootfs.tar"}}'),
+    ),
+    "a malformed image.json": Case(
+        ("publish",),
+        2,
+        "image.json is malformed (arch: Field required); rebuild with this rootfs-ci: invoke image --image apacheinit",
+        write("dist/apacheinit/x86_64/image.json", '{"schema": 1, "stage": "image", "image": "apacheinit"}'),
     ),
     # publish
     "publish without a smoke-tested image": Case(("publish",), 2, "image.json does not exist"),

@@ -137,11 +137,11 @@ def test_build_streams_progress_and_writes_rootfs_and_sbom(br_project: Project, 
         assert not {"lib/libstdc++.so.6", "lib/libgomp.so.1"} & set(members)
         assert {member.mtime for member in members.values()} == {int(EPOCH)}
 
-    assert record["backend"] == "buildroot"
-    assert record["rootfs"]["sha256"] == sha256_file(dist / "rootfs.tar")
-    assert record["buildroot"]["commit"] == settings.config.buildroot.commit
-    assert record["buildroot"]["defconfig"] == "buildroot-config/configs/apacheinit_defconfig"
-    assert {p["name"]: p["used"] for p in record["packages"]} == {
+    assert record.backend == "buildroot"
+    assert record.rootfs.sha256 == sha256_file(dist / "rootfs.tar")
+    assert record.buildroot["commit"] == settings.config.buildroot.commit
+    assert record.buildroot["defconfig"] == "buildroot-config/configs/apacheinit_defconfig"
+    assert {p["name"]: p["used"] for p in record.packages} == {
         "apache": True, "apr": True, "busybox": True, "pcre2": True, "skeleton-init-sysv": True,
         "toolchain-external-bootlin": True,
         "host-fakeroot": False, "host-skeleton": False,
@@ -150,9 +150,9 @@ def test_build_streams_progress_and_writes_rootfs_and_sbom(br_project: Project, 
     sbom_text = (dist / "sbom.json").read_text()
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom_text) is None
     sbom = json.loads(sbom_text)
-    assert record["sbom"]["sha256"] == sha256_file(dist / "sbom.json")
-    assert record["labels"] == {"org.rootfs-ci.sbom": f"sha256:{record['sbom']['sha256']}"}
-    assert sbom["metadata"]["component"]["hashes"][0]["content"] == record["rootfs"]["sha256"]
+    assert record.sbom.sha256 == sha256_file(dist / "sbom.json")
+    assert record.labels == {"org.rootfs-ci.sbom": f"sha256:{record.sbom.sha256}"}
+    assert sbom["metadata"]["component"]["hashes"][0]["content"] == record.rootfs.sha256
     apache = next(c for c in sbom["components"] if c["bom-ref"] == "buildroot:apache")
     hashes = apache["externalReferences"][0]["hashes"]
     # the hash comes from the (stand-in) source tree's package/apache/apache.hash
@@ -181,7 +181,7 @@ def test_second_build_uses_the_cached_source_and_output(br_project: Project, sta
     # Buildroot's output dir is kept too: every package was already installed.
     assert "[6/6] packages built so far; full log: " + str(cache(br_project) / "logs/testrfs-x86_64.log") in lines
     assert not any(line.endswith("Building") for line in lines)
-    assert second["rootfs"]["sha256"] == first["rootfs"]["sha256"]
+    assert second.rootfs.sha256 == first.rootfs.sha256
 
 
 def test_changed_defconfig_starts_from_a_clean_output_dir(br_project: Project, capsys) -> None:
@@ -255,7 +255,7 @@ def test_source_dir_builds_offline_and_must_be_at_the_pinned_commit(
     git("clone", "-q", "--branch", TAG, standin_repo.url, str(checkout), cwd=tmp_path)
     set_buildroot(br_project, source_dir=str(checkout), git_url="http://127.0.0.1:1/unreachable.git")
     record = build_rootfs(settings_of(br_project), "testrfs", None, "buildroot")
-    assert record["rootfs"]["size"] > 0
+    assert record.rootfs.size > 0
     assert clones(br_project) == []
 
     (checkout / "NEWS").write_text("local change\n")

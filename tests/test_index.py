@@ -18,8 +18,10 @@ import pytest
 from rootfs_ci.config import DEFAULT_TAG_RULES
 from rootfs_ci.errors import ConfigError, RegistryError
 from rootfs_ci.image.oci import MEDIA_INDEX, MEDIA_MANIFEST
-from rootfs_ci.index import publish_index
-from rootfs_ci.publish import publish, resolve_tags
+from rootfs_ci.publishing.multiarch import publish_index
+from rootfs_ci.publishing.policy import resolve_tags
+from rootfs_ci.publishing.publish import publish
+from rootfs_ci.records import IndexRecord, PublishRecord, as_json
 from rootfs_ci.registry.client import RegistryClient
 from rootfs_ci.registry.local import LocalRegistry
 from rootfs_ci.registry.repository import Repository
@@ -160,12 +162,12 @@ def test_publish_index_merges_the_architectures_and_tags_the_index(
             subprocess.run(["docker", "rmi", name], capture_output=True, check=False)
 
 
-def merge(project: Project, ref: str, *, digests: tuple[str, ...] = (), registry: str | None = None) -> dict[str, Any]:
+def merge(project: Project, ref: str, *, digests: tuple[str, ...] = (), registry: str | None = None) -> IndexRecord:
     settings = settings_of(project.path)
     return publish_index(settings, TINY, registry, resolve_tags(settings, ref, None), digests=digests, environ={})
 
 
-def push_by_digest(project: Project, arch: str) -> dict[str, Any]:
+def push_by_digest(project: Project, arch: str) -> PublishRecord:
     return publish(settings_of(project.path), TINY, arch, None, [], by_digest=True, environ={})
 
 
@@ -179,9 +181,9 @@ def test_digest_arguments_give_the_same_index(project: Project, target: str) -> 
     explicit = merge(
         project, "refs/heads/main", digests=(f"aarch64={digests['aarch64']}", f"x86_64={digests['x86_64']}")
     )
-    assert explicit["digest"] == from_records["digest"]
-    assert [m["digest"] for m in explicit["manifests"]] == [digests[arch] for arch in ARCHES]
-    assert sorted(repository(target).tags()) == sorted(from_records["tags"])
+    assert explicit.digest == from_records.digest
+    assert [m.digest for m in explicit.manifests] == [digests[arch] for arch in ARCHES]
+    assert sorted(repository(target).tags()) == sorted(from_records.tags)
 
 
 def test_refusals_are_one_line_and_push_nothing(project: Project, target: str) -> None:
@@ -199,7 +201,7 @@ def test_refusals_are_one_line_and_push_nothing(project: Project, target: str) -
     stale = project.invoke("publish-index", "--ref", REF)
     assert stale.returncode == 6
     assert errors(stale) == [
-        f"rootfs-ci: error: {project.path}/dist/{TINY}/aarch64/publish.json names {published['manifest_digest']}, "
+        f"rootfs-ci: error: {project.path}/dist/{TINY}/aarch64/publish.json names {published.manifest_digest}, "
         f"but the smoke-tested {TINY}/aarch64 is {restaged}; "
         f"run 'invoke publish --image {TINY} --arch aarch64 --registry {target} --by-digest'"
     ]
@@ -229,10 +231,10 @@ def test_an_index_version_tag_is_immutable(project: Project, target: str) -> Non
     second = project.invoke("publish-index", "--ref", REF)
     assert second.returncode == 7
     assert len(errors(second)) == 1
-    assert f"already has version tag 1.2.3 -> {released['digest']}" in errors(second)[0]
+    assert f"already has version tag 1.2.3 -> {released.digest}" in errors(second)[0]
     assert "version tags are immutable" in errors(second)[0]
     repo = repository(target)
     for tag in ("1.2.3", "1.2", "1"):
         found = repo.head_manifest(tag)
-        assert found is not None and found.digest == released["digest"]
-    assert json.loads((project.path / "dist" / TINY / "publish-index.json").read_text()) == released
+        assert found is not None and found.digest == released.digest
+    assert json.loads((project.path / "dist" / TINY / "publish-index.json").read_text()) == as_json(released)

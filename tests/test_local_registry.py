@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from rootfs_ci.errors import RegistryError
-from rootfs_ci.registry.local import LocalRegistry, free_port, running, running_pid, start, stop
+from rootfs_ci.registry.local import LocalRegistry, running_pid, start, stop
 from tests.helpers import Project
-from tests.registry_fixtures import write_project
+from tests.registry_fixtures import SecuredRegistry, free_port, running, write_project
 
 pytest_plugins = ["tests.conftest_registry"]
 
@@ -72,7 +72,7 @@ def test_missing_binary_and_a_failing_start_are_clear(tmp_path: Path) -> None:
     missing = LocalRegistry(free_port(), tmp_path / "s", tmp_path / "st", binary="no-such-docker-registry")
     with pytest.raises(RegistryError, match=r"^no-such-docker-registry is not installed; apt-get install docker-reg"):
         start(missing)
-    broken = LocalRegistry(
+    broken = SecuredRegistry(
         free_port(), tmp_path / "s", tmp_path / "st", tls_cert=tmp_path / "none.crt", tls_key=tmp_path / "none.key"
     )
     with pytest.raises(RegistryError) as caught:

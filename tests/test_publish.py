@@ -19,16 +19,19 @@ import yaml
 
 from rootfs_ci.config import Settings, load_settings
 from rootfs_ci.errors import ConfigError, ImageError, RegistryError, SmokeFailure
+from rootfs_ci.image.layout import read_layout
 from rootfs_ci.image.oci import MEDIA_INDEX
-from rootfs_ci.publish import publish, verify
+from rootfs_ci.publishing.policy import ImmutableTagError
+from rootfs_ci.publishing.publish import publish
+from rootfs_ci.publishing.verify import verify
+from rootfs_ci.records import PublishRecord, as_json
 from rootfs_ci.registry.client import RegistryClient
-from rootfs_ci.registry.layout import read_layout
-from rootfs_ci.registry.local import LocalRegistry, free_port
-from rootfs_ci.registry.push import ImmutableTagError, push_image, push_index
+from rootfs_ci.registry.local import LocalRegistry
+from rootfs_ci.registry.push import push_image, push_index
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
 from tests.helpers import Project, engine_state, make_project
-from tests.registry_fixtures import TINY, AuthRegistry, stage_tiny_image, write_project, write_tiny_image
+from tests.registry_fixtures import TINY, AuthRegistry, free_port, stage_tiny_image, write_project, write_tiny_image
 
 pytest_plugins = ["tests.conftest_registry"]
 
@@ -69,7 +72,7 @@ def tag_digests(repo: Repository) -> dict[str, str]:
     return digests
 
 
-def run_publish(project: Path, tags: list[str] | None, **kwargs: Any) -> dict[str, Any]:
+def run_publish(project: Path, tags: list[str] | None, **kwargs: Any) -> PublishRecord:
     return publish(settings_of(project), TINY, None, None, tags, environ={}, client_options=FAST, **kwargs)
 
 
@@ -112,11 +115,11 @@ def test_publish_pushes_the_smoke_tested_digest_and_records_it(
         settings_of(project), TINY, None, None, None, environ={"GITHUB_OUTPUT": str(output)}, client_options=FAST
     )
     digest = written.manifest.digest
-    assert record["tags"] == ["1.0.0"]  # no --ref: the CHANGELOG version
-    assert record["manifest_digest"] == digest
-    assert record["reference"] == f"{target}/{TINY}@{digest}"
-    assert json.loads((project / "dist" / TINY / "x86_64" / "publish.json").read_text()) == record
-    assert output.read_text() == f"digest={digest}\ntags=1.0.0\nreference={record['reference']}\n"
+    assert record.tags == ("1.0.0",)  # no --ref: the CHANGELOG version
+    assert record.manifest_digest == digest
+    assert record.reference == f"{target}/{TINY}@{digest}"
+    assert json.loads((project / "dist" / TINY / "x86_64" / "publish.json").read_text()) == as_json(record)
+    assert output.read_text() == f"digest={digest}\ntags=1.0.0\nreference={record.reference}\n"
     assert tag_digests(repository(target)) == {"1.0.0": digest}
 
 
@@ -141,8 +144,8 @@ def test_version_tags_are_immutable_and_a_refusal_changes_nothing(project: Path,
     # The same digest again is fine (and uploads nothing).
     stage_tiny_image(project, b"release one")
     again = run_publish(project, ["1.0.0", "1.0", "latest"])
-    assert again["blobs"]["uploaded"] == []
-    assert again["manifest_digest"] == first.manifest.digest
+    assert again.blobs.uploaded == ()
+    assert again.manifest_digest == first.manifest.digest
 
 
 def test_moving_tags_move_and_versions_stay(project: Path, target: str) -> None:

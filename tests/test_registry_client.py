@@ -21,16 +21,16 @@ import pytest
 import requests
 
 from rootfs_ci.errors import ConfigError, RegistryError
+from rootfs_ci.image.layout import read_layout
 from rootfs_ci.registry.auth import Credentials, find_credentials, merge_scopes, parse_challenge
 from rootfs_ci.registry.client import RegistryClient, open_client
-from rootfs_ci.registry.layout import read_layout
-from rootfs_ci.registry.local import LocalRegistry, free_port
+from rootfs_ci.registry.local import LocalRegistry
 from rootfs_ci.registry.push import push_image
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import check_tag, is_loopback, parse_target
 from tests.fakeregistry import Answer, FakeServer, Seen, wait_until
 from tests.faultproxy import FaultProxy
-from tests.registry_fixtures import AuthRegistry, make_cert, write_tiny_image
+from tests.registry_fixtures import AuthRegistry, free_port, make_cert, write_tiny_image
 
 pytest_plugins = ["tests.conftest_registry"]
 

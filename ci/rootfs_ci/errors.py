@@ -1,4 +1,4 @@
-"""One exception hierarchy; the task edge turns it into a one-line message and an exit code."""
+"""One exception hierarchy; the task boundary (tasks/boundary.py) turns it into one line and an exit code."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from docker.errors import DockerException
 
@@ -16,7 +15,7 @@ from rootfs_ci.fsutil import scratch_dir, sha256_file
 from rootfs_ci.gitinfo import revision, source_url
 from rootfs_ci.image.oci import ImageSettings, rfc3339, write_image_archive
 from rootfs_ci.progress import Progress
-from rootfs_ci.records import read_record, stage_dir, write_record
+from rootfs_ci.records import ImageRecord, Layer, RootfsRecord, read_record, stage_dir, write_record
 from rootfs_ci.version import project_version
 
 
@@ -40,24 +39,36 @@ def oci_labels(settings: Settings, description: str) -> dict[str, str]:
     return {key: value for key, value in labels.items() if value}
 
 
-def build_image(settings: Settings, name: str | None, arch: str | None, tag: str | None) -> dict[str, Any]:
+def built_rootfs(settings: Settings, name: str, arch: str) -> RootfsRecord:
+    """rootfs.json, when dist/NAME/ARCH/rootfs.tar still is the tar it records."""
+    out_dir = stage_dir(settings.dist_dir, name, arch)
+    built = read_record(out_dir / RootfsRecord.FILE, RootfsRecord, f"invoke build --image {name} --arch {arch}")
+    rootfs_tar = out_dir / "rootfs.tar"
+    if not rootfs_tar.exists() or sha256_file(rootfs_tar) != built.rootfs.sha256:
+        raise ImageError(f"{rootfs_tar} is missing or changed since its build; run 'invoke build --image {name}' again")
+    return built
+
+
+def build_image(
+    settings: Settings, name: str | None, arch: str | None, tag: str | None, built: RootfsRecord | None = None
+) -> ImageRecord:
+    """Write and load the image of dist/NAME/ARCH/rootfs.tar; ``built`` is its build record when the
+    caller has it (the pipeline just wrote it), else rootfs.json is read and the tar checked against it."""
     name, image = settings.image(name)
     arch = settings.arch(image, arch)
     reference = local_reference(name, tag or settings.config.local_tag, arch, image.platforms)
     progress = Progress("image", f"{name}/{arch}")
     out_dir = stage_dir(settings.dist_dir, name, arch)
-    build = read_record(out_dir / "rootfs.json", f"invoke build --image {name} --arch {arch}")
+    build = built or built_rootfs(settings, name, arch)
     rootfs_tar = out_dir / "rootfs.tar"
-    expected = build["rootfs"]["sha256"]
-    if not rootfs_tar.exists() or sha256_file(rootfs_tar) != expected:
-        raise ImageError(f"{rootfs_tar} is missing or changed since its build; run 'invoke build --image {name}' again")
+    expected = build.rootfs.sha256
     image_settings = ImageSettings(
         arch=arch,
         cmd=image.cmd,
         ports=image.ports,
-        labels={**oci_labels(settings, image.description), **build.get("labels", {}), **image.labels},
+        labels={**oci_labels(settings, image.description), **build.labels, **image.labels},
         epoch=settings.source_date_epoch,
-        created_by=f"rootfs-ci {__version__} ({build['backend']} backend)",
+        created_by=f"rootfs-ci {__version__} ({build.backend} backend)",
     )
     client = connect()
     # Written and loaded from this run's own scratch dir, then moved into dist/: concurrent runs
@@ -82,19 +93,18 @@ def build_image(settings: Settings, name: str | None, arch: str | None, tag: str
                 "the engine rewrote the image"
             )
         os.replace(scratch / "image.tar", out_dir / "image.tar")
-    record: dict[str, Any] = {
-        "stage": "image",
-        "image": name,
-        "arch": arch,
-        "reference": reference,
-        "image_id": loaded.id,
-        "config_digest": written.config.digest,
-        "manifest_digest": written.manifest.digest,
-        "layer": {"digest": written.layer.digest, "size": written.layer.size, "diff_id": written.diff_id},
-        "rootfs_sha256": expected,
-        "rootfs_size": build["rootfs"]["size"],
-        "labels": image_settings.labels,
-    }
-    write_record(out_dir / "image.json", record)
+    record = ImageRecord(
+        image=name,
+        arch=arch,
+        reference=reference,
+        image_id=loaded.id,
+        config_digest=written.config.digest,
+        manifest_digest=written.manifest.digest,
+        layer=Layer(digest=written.layer.digest, size=written.layer.size, diff_id=written.diff_id),
+        rootfs_sha256=expected,
+        rootfs_size=build.rootfs.size,
+        labels=dict(image_settings.labels),
+    )
+    write_record(out_dir / ImageRecord.FILE, record)
     progress.step(f"loaded {reference} (image ID {loaded.id[:19]}...)")
     return record

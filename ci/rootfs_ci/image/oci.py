@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from rootfs_ci.arch import ARCHITECTURES, architecture
+from rootfs_ci.arch import architecture
 from rootfs_ci.errors import ImageError
 from rootfs_ci.fsutil import atomic_output, sha256_file
 
@@ -33,7 +33,6 @@ MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 # Our architecture names -> OCI platform (architecture, variant), from rootfs_ci.arch
-PLATFORMS = {arch.name: arch.oci_platform for arch in ARCHITECTURES}
 DEFAULT_PATH = "PATH=/usr/bin:/usr/sbin:/bin:/sbin"
 
 

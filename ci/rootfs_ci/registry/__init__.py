@@ -1,1 +1,1 @@
-"""Publishing to OCI registries: client, auth, image layout reading, push, and the embedded registry."""
+"""Publishing to OCI registries: target, client, auth, repository API, push, and the embedded registry."""

@@ -16,8 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,14 @@ PORT_KEY = "rootfs_ci.registry.local_port"
 
 @dataclass(frozen=True)
 class LocalRegistry:
-    """Where one embedded registry listens and keeps its files; ``auth`` and TLS are for tests."""
+    """Where one embedded registry listens and keeps its files: plain HTTP on loopback, no auth.
+
+    The tests' registries add TLS and auth by overriding ``url``, ``tls_verify`` and ``server_config``.
+    """
 
     port: int
     storage: Path
     state_dir: Path
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    auth: Mapping[str, Any] = field(default_factory=dict)
     binary: str = BINARY
 
     @property
@@ -49,7 +48,12 @@ class LocalRegistry:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls_cert else 'http'}://{self.address}"
+        return f"http://{self.address}"
+
+    @property
+    def tls_verify(self) -> str | bool:
+        """What requests' ``verify`` needs to trust ``url`` (a CA file, or True)."""
+        return True
 
     @property
     def config_file(self) -> Path:
@@ -63,34 +67,22 @@ class LocalRegistry:
     def log_file(self) -> Path:
         return self.state_dir / "registry.log"
 
-
-def registry_config(registry: LocalRegistry) -> dict[str, Any]:
-    http: dict[str, Any] = {
-        "addr": registry.address,
-        "secret": secrets.token_hex(16),
-        "headers": {"X-Content-Type-Options": ["nosniff"]},
-    }
-    if registry.tls_cert and registry.tls_key:
-        http["tls"] = {"certificate": str(registry.tls_cert), "key": str(registry.tls_key)}
-    config: dict[str, Any] = {
-        "version": 0.1,
-        "log": {"level": "info", "formatter": "text"},
-        "storage": {
-            "filesystem": {"rootdirectory": str(registry.storage)},
-            "maintenance": {"uploadpurging": {"enabled": False}},
-        },
-        "http": http,
-        "health": {"storagedriver": {"enabled": False}},
-    }
-    if registry.auth:
-        config["auth"] = dict(registry.auth)
-    return config
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    def server_config(self) -> dict[str, Any]:
+        """docker-registry's configuration file, as a mapping."""
+        return {
+            "version": 0.1,
+            "log": {"level": "info", "formatter": "text"},
+            "storage": {
+                "filesystem": {"rootdirectory": str(self.storage)},
+                "maintenance": {"uploadpurging": {"enabled": False}},
+            },
+            "http": {
+                "addr": self.address,
+                "secret": secrets.token_hex(16),
+                "headers": {"X-Content-Type-Options": ["nosniff"]},
+            },
+            "health": {"storagedriver": {"enabled": False}},
+        }
 
 
 def _port_taken(port: int) -> bool:
@@ -144,11 +136,10 @@ def running_pid(registry: LocalRegistry) -> int | None:
 
 def _answers(registry: LocalRegistry) -> bool:
     """Any HTTP answer on /v2/ (200, or 401 with auth) means the registry is serving."""
-    verify: str | bool = str(registry.tls_cert) if registry.tls_cert else True
     with requests.Session() as session:
         session.trust_env = False  # no proxy for loopback
         try:
-            session.get(f"{registry.url}/v2/", timeout=1, verify=verify)
+            session.get(f"{registry.url}/v2/", timeout=1, verify=registry.tls_verify)
         except (requests.RequestException, OSError):
             return False
     return True
@@ -185,7 +176,7 @@ def start(registry: LocalRegistry, timeout: float = 20.0) -> tuple[int, bool]:
     registry.state_dir.mkdir(parents=True, exist_ok=True)
     registry.storage.mkdir(parents=True, exist_ok=True)
     registry.config_file.touch(mode=0o600)
-    registry.config_file.write_text(yaml.safe_dump(registry_config(registry), sort_keys=False))
+    registry.config_file.write_text(yaml.safe_dump(registry.server_config(), sort_keys=False))
     with registry.log_file.open("ab") as log:
         process = subprocess.Popen(
             [registry.binary, "serve", str(registry.config_file)],
@@ -230,13 +221,3 @@ def stop(registry: LocalRegistry, timeout: float = 10.0) -> int | None:
             time.sleep(0.05)
     registry.pid_file.unlink(missing_ok=True)
     return pid
-
-
-@contextlib.contextmanager
-def running(registry: LocalRegistry, timeout: float = 20.0) -> Iterator[LocalRegistry]:
-    """A registry for the length of a block (tests): started, then stopped whatever happens."""
-    start(registry, timeout)
-    try:
-        yield registry
-    finally:
-        stop(registry)

@@ -1,31 +1,22 @@
 """Push images and indexes: blobs (skipping existing ones), the manifest by digest, then its tags.
 
-Version tags (X.Y.Z, X.Y.Z-pre, optionally with a leading v) are immutable: every tag is checked
-before anything is pushed, and one that names another digest refuses the whole push. Other tags
-(latest, 1, 1.2, branch names, sha-...) move.
+Which tags may move is release policy, checked before these run (rootfs_ci.publishing.policy).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import semver
-
 from rootfs_ci.errors import RegistryError
-from rootfs_ci.image.oci import MEDIA_INDEX, MEDIA_MANIFEST
+from rootfs_ci.image.layout import LayoutImage
+from rootfs_ci.image.oci import MEDIA_INDEX, MEDIA_MANIFEST, canonical_json
 from rootfs_ci.progress import Progress
-from rootfs_ci.registry.layout import LayoutImage
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import check_tag
 
 IndexEntry = tuple[str, int, Mapping[str, str]]
-
-
-class ImmutableTagError(RegistryError):
-    """A version tag already names another digest."""
 
 
 @dataclass(frozen=True)
@@ -38,32 +29,12 @@ class PushResult:
     mounted: tuple[str, ...] = ()
 
 
-def is_version_tag(tag: str) -> bool:
-    return semver.Version.is_valid(tag.removeprefix("v"))
-
-
 def _short(digest: str) -> str:
     return digest[:19] + "..."
 
 
 def _size(size: int) -> str:
     return f"{size / 1e6:.2f} MB" if size >= 100_000 else f"{size} bytes"
-
-
-def check_version_tags(repository: Repository, digest: str, tags: Sequence[str]) -> None:
-    """Refuse (changing nothing) when a version tag already points at a digest other than ``digest``."""
-    conflicts = []
-    for tag in tags:
-        if is_version_tag(tag):
-            current = repository.head_manifest(tag)
-            if current is not None and current.digest != digest:
-                conflicts.append(f"{tag} -> {current.digest}")
-    if conflicts:
-        where = f"{repository.client.target.host}/{repository.name}"
-        raise ImmutableTagError(
-            f"{where} already has version tag {', '.join(conflicts)}, not {digest}; version tags are immutable: "
-            "release a new version (CHANGELOG.md) instead of re-publishing this one"
-        )
 
 
 def _put(repository: Repository, reference: str, body: bytes, media_type: str, digest: str) -> None:
@@ -95,7 +66,6 @@ def push_image(
     progress: Progress | None = None,
 ) -> PushResult:
     tags = [check_tag(tag) for tag in dict.fromkeys(tags)]
-    check_version_tags(repository, image.manifest_digest, tags)
     uploaded: list[str] = []
     existing: list[str] = []
     mounted: list[str] = []
@@ -118,7 +88,8 @@ def push_image(
     )
 
 
-def index_bytes(manifests: Sequence[IndexEntry]) -> bytes:
+def index_document(manifests: Sequence[IndexEntry]) -> tuple[bytes, str]:
+    """The OCI image index over ``manifests`` and its digest: same entries, same bytes, same digest."""
     entries = []
     for digest, size, platform in manifests:
         if not platform.get("architecture") or not platform.get("os"):
@@ -126,7 +97,8 @@ def index_bytes(manifests: Sequence[IndexEntry]) -> bytes:
         platform_entry = dict(sorted(platform.items()))
         entries.append({"mediaType": MEDIA_MANIFEST, "digest": digest, "size": size, "platform": platform_entry})
     index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": entries}
-    return json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
+    body = canonical_json(index)
+    return body, "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def push_index(
@@ -143,8 +115,6 @@ def push_index(
                 f"{repository.client.target.host}/{repository.name} lacks manifest {digest} ({size} bytes) for "
                 f"{platform.get('os')}/{platform.get('architecture')}; push that image first"
             )
-    body = index_bytes(manifests)
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    check_version_tags(repository, digest, tags)
+    body, digest = index_document(manifests)
     push_manifest(repository, body, MEDIA_INDEX, digest, tags, progress)
     return PushResult(repository.name, digest, tuple(tags))

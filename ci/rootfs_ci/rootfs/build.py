@@ -11,7 +11,7 @@ from rootfs_ci.config import NAMESPACE, Settings
 from rootfs_ci.errors import BackendError
 from rootfs_ci.fsutil import scratch_dir, sha256_file, write_atomic
 from rootfs_ci.progress import Progress
-from rootfs_ci.records import stage_dir, write_record
+from rootfs_ci.records import RootfsFile, RootfsRecord, SbomFile, stage_dir, write_record
 from rootfs_ci.rootfs import buildroot, debian
 from rootfs_ci.rootfs.tarball import check_size, write_rootfs_tar
 from rootfs_ci.version import project_version
@@ -19,7 +19,7 @@ from rootfs_ci.version import project_version
 BACKENDS = ("debian", "buildroot")
 
 
-def build_rootfs(settings: Settings, name: str | None, arch: str | None, backend: str | None) -> dict[str, Any]:
+def build_rootfs(settings: Settings, name: str | None, arch: str | None, backend: str | None) -> RootfsRecord:
     name, image = settings.image(name)
     arch = settings.arch(image, arch)
     backend = backend or image.backend
@@ -29,13 +29,11 @@ def build_rootfs(settings: Settings, name: str | None, arch: str | None, backend
     progress = Progress("build", f"{name}/{arch}")
     out_dir = stage_dir(settings.dist_dir, name, arch)
     rootfs_tar = out_dir / "rootfs.tar"
-    extra: dict[str, Any] = {}
     built: buildroot.Built | None = None
     with scratch_dir(settings.cache_dir / "tmp", f"build-{name}-{arch}-") as work:
         if backend == "buildroot":
             built = buildroot.assemble(settings, name, image, arch, work, progress)
             tree, packages = built.tree, built.packages
-            extra["buildroot"] = built.details
         else:
             tree, assembly = debian.assemble(image, arch, settings.project_dir, settings.cache_dir, work, progress)
             used = assembly.used_packages()
@@ -54,6 +52,36 @@ def build_rootfs(settings: Settings, name: str | None, arch: str | None, backend
         check_size(tree, image.max_rootfs_bytes, f"{NAMESPACE}.images.{name}.max_rootfs_bytes")
         size = write_rootfs_tar(tree, rootfs_tar, settings.source_date_epoch, permissions)
     digest = sha256_file(rootfs_tar)
+    subject = {"image": name, "arch": arch, "backend": backend, "rootfs_sha256": digest, "version": version}
+    sbom, labels = _write_sbom(settings, out_dir, subject, built, packages)
+    record = RootfsRecord(
+        tool=f"rootfs-ci {__version__}",
+        image=name,
+        arch=arch,
+        backend=backend,
+        rootfs=RootfsFile(path=rootfs_tar.name, sha256=digest, size=size),
+        source_date_epoch=settings.source_date_epoch,
+        overlays=tuple(image.overlays),
+        packages=tuple(packages),
+        sbom=sbom,
+        labels=labels,
+        buildroot=built.details if built is not None else None,
+    )
+    write_record(out_dir / RootfsRecord.FILE, record)
+    progress.step(f"rootfs.tar {size / 1e6:.2f} MB sha256 {digest[:16]}... -> {_display(rootfs_tar)}")
+    sbom_path = _display(out_dir / sbom.path)
+    progress.step(f"sbom.json CycloneDX {sbom.spec_version}, {len(packages)} packages -> {sbom_path}")
+    return record
+
+
+def _write_sbom(
+    settings: Settings,
+    out_dir: Path,
+    subject: dict[str, str],
+    built: buildroot.Built | None,
+    packages: list[dict[str, Any]],
+) -> tuple[SbomFile, dict[str, str]]:
+    """sbom.json beside rootfs.tar; returns its record entry and the label that names it by digest."""
     # Imported here: the CycloneDX library takes half a second to load, which every task would pay.
     from rootfs_ci.sbom import (  # noqa: PLC0415
         MEDIA_TYPE,
@@ -65,45 +93,17 @@ def build_rootfs(settings: Settings, name: str | None, arch: str | None, backend
         debian_sbom,
     )
 
-    subject = Subject(
-        image=name,
-        arch=arch,
-        backend=backend,
-        rootfs_sha256=digest,
-        epoch=settings.source_date_epoch,
-        version=version,
-    )
+    described = Subject(**subject, epoch=settings.source_date_epoch)
     if built is not None:
-        sbom = buildroot_sbom(subject, built.show_info, settings.config.buildroot.version, built.source)
+        sbom = buildroot_sbom(described, built.show_info, settings.config.buildroot.version, built.source)
     else:
-        sbom = debian_sbom(subject, packages)
+        sbom = debian_sbom(described, packages)
     sbom_bytes = sbom.encode()
     write_atomic(out_dir / SBOM_FILE, sbom_bytes)
     sbom_digest = hashlib.sha256(sbom_bytes).hexdigest()
-    record: dict[str, Any] = {
-        "stage": "build",
-        "tool": f"rootfs-ci {__version__}",
-        "image": name,
-        "arch": arch,
-        "backend": backend,
-        "rootfs": {"path": rootfs_tar.name, "sha256": digest, "size": size},
-        "source_date_epoch": settings.source_date_epoch,
-        "overlays": list(image.overlays),
-        "packages": packages,
-        **extra,
-        "sbom": {
-            "path": SBOM_FILE,
-            "sha256": sbom_digest,
-            "media_type": MEDIA_TYPE,
-            "spec_version": SPEC_VERSION,
-        },
-        # For the image stage: the SBOM travels with the image by digest.
-        "labels": {SBOM_LABEL: f"sha256:{sbom_digest}"},
-    }
-    write_record(out_dir / "rootfs.json", record)
-    progress.step(f"rootfs.tar {size / 1e6:.2f} MB sha256 {digest[:16]}... -> {_display(rootfs_tar)}")
-    progress.step(f"sbom.json CycloneDX {SPEC_VERSION}, {len(packages)} packages -> {_display(out_dir / SBOM_FILE)}")
-    return record
+    entry = SbomFile(path=SBOM_FILE, sha256=sbom_digest, media_type=MEDIA_TYPE, spec_version=SPEC_VERSION)
+    # For the image stage: the SBOM travels with the image by digest.
+    return entry, {SBOM_LABEL: f"sha256:{sbom_digest}"}
 
 
 def _display(path: Path) -> str:

@@ -22,10 +22,10 @@ from docker.models.containers import Container
 from docker.models.images import Image
 
 from rootfs_ci.arch import EMULATOR_PREFIXES
+from rootfs_ci.records import CheckResult
 from rootfs_ci.smoke import spec as s
 from rootfs_ci.smoke.capture import OUTPUT_LIMIT, Tail, read_chunks
 from rootfs_ci.smoke.containers import RunContainers
-from rootfs_ci.smoke.report import CheckResult
 
 Outcome = tuple[bool, str, str]  # passed, expected, got
 LOG_WAIT = 5.0  # seconds a log check waits for its lines

@@ -11,10 +11,10 @@ from docker.errors import DockerException
 from docker.models.containers import Container
 from docker.types import LogConfig
 
+from rootfs_ci.records import CheckResult
 from rootfs_ci.smoke import spec as s
 from rootfs_ci.smoke.capture import Captured, raw_socket, read_multiplexed
 from rootfs_ci.smoke.checks import Outcome, Target, matches_all, matches_any, timed
-from rootfs_ci.smoke.report import CheckResult
 
 NO_LOGS = LogConfig(type=LogConfig.types.NONE)  # a fresh container's output is read attached, not logged
 

@@ -1,27 +1,14 @@
-"""Smoke results: the check record, a console table, JUnit XML and a GitHub step summary."""
+"""Smoke results (records.CheckResult) shown as a console table, JUnit XML and a GitHub step summary."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from rootfs_ci.fsutil import write_atomic
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    section: str
-    name: str
-    passed: bool
-    seconds: float
-    expected: str = ""
-    got: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from rootfs_ci.records import CheckResult
 
 
 def _short(text: str, width: int) -> str:

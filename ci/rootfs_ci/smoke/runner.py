@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -21,10 +20,10 @@ from rootfs_ci.errors import ConfigError, EngineError, SmokeFailure
 from rootfs_ci.image.build import local_reference
 from rootfs_ci.progress import Progress
 from rootfs_ci.qemu import require_emulation
-from rootfs_ci.records import stage_dir, write_record
+from rootfs_ci.records import CheckResult, ImageRecord, SmokeRecord, read_record, stage_dir, write_record
 from rootfs_ci.smoke import checks, commands
 from rootfs_ci.smoke.containers import run_containers
-from rootfs_ci.smoke.report import CheckResult, print_failures, print_table, step_summary, write_junit
+from rootfs_ci.smoke.report import print_failures, print_table, step_summary, write_junit
 from rootfs_ci.smoke.spec import Spec, load_spec
 
 LOG_TAIL = 30
@@ -54,14 +53,19 @@ def _image(client: docker.DockerClient, reference: str, name: str) -> Image:
         raise EngineError(f"cannot inspect {reference}: {exc}") from None
 
 
-def _image_record(settings: Settings, name: str, arch: str, image: Image) -> dict[str, Any]:
-    """The image record of exactly this image (by image ID or registry digest), if there is one."""
-    try:
-        record = json.loads((stage_dir(settings.dist_dir, name, arch) / "image.json").read_text())
-    except (OSError, ValueError):
-        return {}
+def _image_record(
+    settings: Settings, name: str, arch: str, image: Image, given: ImageRecord | None
+) -> ImageRecord | None:
+    """The image record (``given``, else image.json) if it is of exactly this image (by image ID or
+    registry digest): a smoke run of another image under the same tag has none."""
+    record = given
+    if record is None:
+        path = stage_dir(settings.dist_dir, name, arch) / ImageRecord.FILE
+        if not path.exists():
+            return None
+        record = read_record(path, ImageRecord, f"invoke image --image {name} --arch {arch}")
     digests = {image.id} | {digest.rpartition("@")[2] for digest in image.attrs.get("RepoDigests") or []}
-    return record if digests & {record.get("image_id"), record.get("manifest_digest")} else {}
+    return record if digests & {record.image_id, record.manifest_digest} else None
 
 
 def _run_options(spec: Spec) -> dict[str, Any]:
@@ -144,10 +148,14 @@ def run_smoke(
     tag: str | None,
     spec_file: Path | None = None,
     junit: Path | None = None,
-    record_name: str = "smoke.json",
+    record_name: str = SmokeRecord.FILE,
     stream: TextIO | None = None,
-) -> dict[str, Any]:
-    """Run the spec against IMAGE:TAG; write the record; raise SmokeFailure naming failed checks."""
+    image_record: ImageRecord | None = None,
+) -> SmokeRecord:
+    """Run the spec against IMAGE:TAG; write the record; raise SmokeFailure naming failed checks.
+
+    ``image_record`` is the image stage's record when the caller has it (the pipeline), else image.json
+    is read; either only counts when it is of the image under test."""
     stream = stream or sys.stderr
     name, image_config = settings.image(image_name)
     arch = settings.arch(image_config, arch)
@@ -157,15 +165,40 @@ def run_smoke(
     require_emulation(arch)
     client = connect()
     image = _image(client, reference, name)
-    image_record = _image_record(settings, name, arch, image)
+    image_record = _image_record(settings, name, arch, image, image_record)
 
     results: list[CheckResult] = []
     if spec.metadataTest:
         results += checks.metadata_checks(spec.metadataTest, image)
     if spec.sizeBudget:
-        rootfs_bytes = image_record.get("rootfs_size")
-        layer_bytes = image_record.get("layer", {}).get("size")
+        rootfs_bytes = image_record.rootfs_size if image_record else None
+        layer_bytes = image_record.layer.size if image_record else None
         results += checks.size_checks(spec.sizeBudget, rootfs_bytes, layer_bytes)
+    container_results, logs = _container_checks(client, image, reference, spec, progress)
+    results += container_results
+    passed = all(result.passed for result in results)
+    _report(results, logs, stream, junit, name, arch, reference)
+    record = SmokeRecord(
+        image=name,
+        arch=arch,
+        reference=reference,
+        image_id=image.id,
+        manifest_digest=image_record.manifest_digest if image_record else None,
+        passed=passed,
+        checks=tuple(results),
+    )
+    write_record(stage_dir(settings.dist_dir, name, arch) / record_name, record)
+    if not passed:
+        failed = [f"{r.section}: {r.name}" for r in results if not r.passed]
+        raise SmokeFailure(f"{len(failed)} of {len(results)} checks failed for {reference}: {'; '.join(failed)}")
+    return record
+
+
+def _container_checks(
+    client: docker.DockerClient, image: Image, reference: str, spec: Spec, progress: Progress
+) -> tuple[list[CheckResult], str]:
+    """Start the image's CMD and run the spec's runtime checks on it; (results, the end of its log)."""
+    results: list[CheckResult] = []
     logs = ""
     with run_containers(client) as containers:
         target = checks.Target(image, reference, containers, _run_options(spec))
@@ -178,10 +211,15 @@ def run_smoke(
             logs = checks.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
             if ready.passed and spec.stop:
                 results.append(checks.stop_check(spec.stop, target))
+    return results, logs
 
-    passed = all(result.passed for result in results)
+
+def _report(
+    results: list[CheckResult], logs: str, stream: TextIO, junit: Path | None, name: str, arch: str, reference: str
+) -> None:
+    """The table (and the failures with the log's end) on ``stream``, JUnit XML, the GitHub step summary."""
     print_table(results, stream)
-    if not passed:
+    if not all(result.passed for result in results):
         print_failures(results, logs, stream)
     if junit is not None:
         write_junit(junit, f"smoke.{name}.{arch}", results)
@@ -189,21 +227,6 @@ def run_smoke(
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write(step_summary(f"{name}/{arch} ({reference})", results))
-    record = {
-        "stage": "smoke",
-        "image": name,
-        "arch": arch,
-        "reference": reference,
-        "image_id": image.id,
-        "manifest_digest": image_record.get("manifest_digest"),
-        "passed": passed,
-        "checks": [result.as_dict() for result in results],
-    }
-    write_record(stage_dir(settings.dist_dir, name, arch) / record_name, record)
-    if not passed:
-        failed = [f"{r.section}: {r.name}" for r in results if not r.passed]
-        raise SmokeFailure(f"{len(failed)} of {len(results)} checks failed for {reference}: {'; '.join(failed)}")
-    return record
 
 
 def _start_and_wait(target: checks.Target, spec: Spec) -> checks.Outcome:

@@ -8,7 +8,7 @@ from invoke.tasks import task
 
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.progress import Progress
-from rootfs_ci.tasks.edge import edge, emit, settings
+from rootfs_ci.tasks.boundary import boundary, emit, settings
 
 CHECK_IMAGE_HELP = "image whose defconfigs to check (default: every image with a Buildroot defconfig)"
 IMAGE_HELP = "image whose defconfig to edit (default: rootfs_ci.default_image, else the first image)"
@@ -17,7 +17,7 @@ CHECK_ARCH_HELP = "only this architecture's defconfig (default: every platform o
 
 
 @task(help={"image": CHECK_IMAGE_HELP, "arch": CHECK_ARCH_HELP})
-@edge
+@boundary
 def check(c: Context, image: str | None = None, arch: str | None = None) -> None:
     """Load each defconfig with Buildroot's kconfig: no line may be dropped, and it must be in savedefconfig form."""
     from rootfs_ci.buildroot import configure
@@ -41,7 +41,7 @@ def check(c: Context, image: str | None = None, arch: str | None = None) -> None
 
 
 @task(help={"image": IMAGE_HELP, "arch": ARCH_HELP})
-@edge
+@boundary
 def menuconfig(c: Context, image: str | None = None, arch: str | None = None) -> None:
     """Edit an image's defconfig in Buildroot's menuconfig; on exit it is saved back (savedefconfig)."""
     from rootfs_ci.buildroot import configure
@@ -52,7 +52,7 @@ def menuconfig(c: Context, image: str | None = None, arch: str | None = None) ->
 
 
 @task(help={"image": IMAGE_HELP, "arch": ARCH_HELP})
-@edge
+@boundary
 def savedefconfig(c: Context, image: str | None = None, arch: str | None = None) -> None:
     """Rewrite an image's defconfig in Buildroot's normal form (make savedefconfig)."""
     from rootfs_ci.buildroot import configure

@@ -7,11 +7,11 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from rootfs_ci.arch import ARCH_NAMES, architecture, choices
-from rootfs_ci.tasks.edge import edge, emit
+from rootfs_ci.tasks.boundary import boundary, emit
 
 
 @task(help={"arch": f"architecture to emulate: {choices()} (default: every one but this machine's)"})
-@edge
+@boundary
 def setup(c: Context, arch: str | None = None) -> None:
     """Register qemu-user-static with binfmt_misc (root), so arm64 images run under emulation."""
     from rootfs_ci.qemu import ensure_binfmt

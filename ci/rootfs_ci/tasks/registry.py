@@ -9,7 +9,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from rootfs_ci.config import Settings
-from rootfs_ci.tasks.edge import edge, emit, settings
+from rootfs_ci.tasks.boundary import boundary, emit, settings
 
 if TYPE_CHECKING:
     from rootfs_ci.registry import local
@@ -26,7 +26,7 @@ def local_registry(config: Settings) -> local.LocalRegistry:
 
 
 @task
-@edge
+@boundary
 def up(c: Context) -> None:
     """Start the embedded registry (docker-registry) on 127.0.0.1:rootfs_ci.registry.local_port, detached."""
     from rootfs_ci.registry import local
@@ -40,7 +40,7 @@ def up(c: Context) -> None:
 
 
 @task
-@edge
+@boundary
 def down(c: Context) -> None:
     """Stop the embedded registry that 'invoke registry.up' started."""
     from rootfs_ci.registry import local

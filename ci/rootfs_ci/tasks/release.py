@@ -9,7 +9,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.tasks.edge import edge, emit, settings
+from rootfs_ci.tasks.boundary import boundary, emit, settings
 from rootfs_ci.version import BUMPS
 
 
@@ -19,7 +19,7 @@ from rootfs_ci.version import BUMPS
         "dry_run": "print the new version and section; change nothing",
     }
 )
-@edge
+@boundary
 def release(c: Context, bump: str | None = None, dry_run: bool = False) -> None:
     """Release: move CHANGELOG.md's [Unreleased] notes to a dated version, commit it, tag vX.Y.Z."""
     from rootfs_ci.release import (
@@ -49,7 +49,7 @@ def release(c: Context, bump: str | None = None, dry_run: bool = False) -> None:
         "default_branch": "the repository's default branch, for type=edge and {{is_default_branch}} (default: main)",
     },
 )
-@edge
+@boundary
 def tags(
     c: Context,
     ref: str | None = None,

@@ -8,7 +8,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from rootfs_ci.tasks.edge import edge, emit, settings
+from rootfs_ci.tasks.boundary import boundary, emit, settings
 from rootfs_ci.tasks.stages import ARCH_HELP, IMAGE_HELP, TAG_HELP
 
 
@@ -21,7 +21,7 @@ from rootfs_ci.tasks.stages import ARCH_HELP, IMAGE_HELP, TAG_HELP
         "junit": "also write the results as JUnit XML to this path",
     }
 )
-@edge
+@boundary
 def smoke(
     c: Context,
     image: str | None = None,
@@ -34,11 +34,11 @@ def smoke(
     from rootfs_ci.smoke import run_smoke
 
     record = run_smoke(settings(c), image, arch, tag, Path(spec) if spec else None, Path(junit) if junit else None)
-    emit(f"smoke {record['reference']}: passed ({len(record['checks'])} checks)")
+    emit(f"smoke {record.reference}: passed ({len(record.checks)} checks)")
 
 
 @task
-@edge
+@boundary
 def clean(c: Context) -> None:
     """Remove containers left by crashed or killed rootfs-ci runs (those whose process is gone)."""
     from rootfs_ci.engine import connect

@@ -12,13 +12,13 @@ from invoke.tasks import task
 
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.progress import Progress
-from rootfs_ci.tasks.edge import edge, emit, settings
+from rootfs_ci.tasks.boundary import boundary, emit, settings
 from rootfs_ci.tasks.publishing import REGISTRY_HELP
 from rootfs_ci.tasks.stages import ARCH_HELP, BACKEND_HELP, IMAGE_HELP
 
 
 @task(help={"backend": "build every image with this backend: debian or buildroot (default: each image's own)"})
-@edge
+@boundary
 def matrix(c: Context, backend: str | None = None) -> None:
     """Print the image x architecture build matrix from invoke.yaml as GitHub's strategy.matrix JSON.
 
@@ -42,7 +42,7 @@ def matrix(c: Context, backend: str | None = None) -> None:
 
 
 @task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP})
-@edge
+@boundary
 def ci_info(c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None) -> None:
     """What a CI job needs for one build: where its outputs go and, for Buildroot, what to cache.
 
@@ -71,7 +71,7 @@ def loaded_collection(c: Context) -> Collection:
 
 
 @task
-@edge
+@boundary
 def lint(c: Context) -> None:
     """Check .github/workflows offline: actionlint, schema, zizmor, pins, reusable calls, invoke tasks and flags."""
     from rootfs_ci.lint import lint as lint_workflows
@@ -95,7 +95,7 @@ def lint(c: Context) -> None:
         "digest": "ARCH=sha256:... of a pushed architecture; repeat it (default: every dist/IMAGE/ARCH/publish.json)",
     },
 )
-@edge
+@boundary
 def publish_index(
     c: Context,
     image: str | None = None,
@@ -105,13 +105,13 @@ def publish_index(
     digest: list[str] | None = None,
 ) -> None:
     """Merge the architectures pushed by digest into one multi-arch image index, then tag the index."""
-    from rootfs_ci.index import publish_index as merge_index
-    from rootfs_ci.publish import resolve_tags
+    from rootfs_ci.publishing.multiarch import publish_index as merge_index
+    from rootfs_ci.publishing.policy import resolve_tags
 
     config = settings(c)
     record = merge_index(config, image, registry, resolve_tags(config, ref, sha), digests=digest or ())
-    platforms = ", ".join(f"{m['platform']} {m['digest'][:19]}..." for m in record["manifests"])
-    emit(f"published index {record['reference']}", f"platforms: {platforms}", f"tags: {' '.join(record['tags'])}")
+    platforms = ", ".join(f"{m.platform} {m.digest[:19]}..." for m in record.manifests)
+    emit(f"published index {record.reference}", f"platforms: {platforms}", f"tags: {' '.join(record.tags)}")
 
 
 ns = Collection("workflow", matrix, ci_info, lint, publish_index)

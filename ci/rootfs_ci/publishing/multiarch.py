@@ -16,20 +16,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rootfs_ci.arch import architecture as architecture_named
 from rootfs_ci.arch import platform
 from rootfs_ci.config import ImageConfig, Settings
 from rootfs_ci.errors import ConfigError, RegistryError, SmokeFailure
 from rootfs_ci.github import write_outputs
-from rootfs_ci.image.oci import MEDIA_MANIFEST, PLATFORMS
+from rootfs_ci.image.oci import MEDIA_MANIFEST
 from rootfs_ci.progress import Progress
-from rootfs_ci.publish import PUBLISH_RECORD, smoke_tested
-from rootfs_ci.records import read_record, stage_dir, write_record
+from rootfs_ci.publishing.policy import check_version_tags, smoke_tested
+from rootfs_ci.records import IndexMember, IndexRecord, PublishRecord, read_record, stage_dir, write_record
 from rootfs_ci.registry.client import open_client
-from rootfs_ci.registry.push import push_index
+from rootfs_ci.registry.push import IndexEntry, index_document, push_index
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import RegistryTarget, check_tag, parse_target
 
-INDEX_RECORD = "publish-index.json"
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")  # with fullmatch: "$" would let a trailing newline in
 
 
@@ -58,34 +58,34 @@ def published_members(settings: Settings, name: str, image: ImageConfig, target:
     repository = f"{target.host}/{target.repository(name)}"
     members = []
     for arch in image.platforms:
-        path = stage_dir(settings.dist_dir, name, arch) / PUBLISH_RECORD
+        path = stage_dir(settings.dist_dir, name, arch) / PublishRecord.FILE
         if not path.exists():
             continue
         again = f"invoke publish --image {name} --arch {arch} --registry {target} --by-digest"
-        record = read_record(path, again)
-        if (record.get("stage"), record.get("image"), record.get("arch")) != ("publish", name, arch):
+        record = read_record(path, PublishRecord, again)
+        if (record.image, record.arch) != (name, arch):
             raise ConfigError(f"{path} is not the publish record of {name}/{arch}; run '{again}'")
-        if record.get("repository") != repository:
+        if record.repository != repository:
             raise ConfigError(
-                f"{path}: {name}/{arch} was published to {record.get('repository')}, not {repository}; run '{again}'"
+                f"{path}: {name}/{arch} was published to {record.repository}, not {repository}; run '{again}'"
             )
         image_record, _ = smoke_tested(settings, name, arch)
-        digest = str(record.get("manifest_digest", ""))
-        if digest != image_record["manifest_digest"]:
+        digest = record.manifest_digest
+        if digest != image_record.manifest_digest:
             raise SmokeFailure(
-                f"{path} names {digest}, but the smoke-tested {name}/{arch} is {image_record['manifest_digest']}; "
+                f"{path} names {digest}, but the smoke-tested {name}/{arch} is {image_record.manifest_digest}; "
                 f"run '{again}'"
             )
         members.append(Member(arch, digest))
     if not members:
         raise ConfigError(
-            f"no {stage_dir(settings.dist_dir, name, '*') / PUBLISH_RECORD}: push each architecture first with "
+            f"no {stage_dir(settings.dist_dir, name, '*') / PublishRecord.FILE}: push each architecture first with "
             f"'invoke publish --image {name} --arch ARCH --by-digest', or pass --digest ARCH=DIGEST"
         )
     return members
 
 
-def index_entry(repository: Repository, member: Member) -> tuple[str, int, dict[str, str]]:
+def index_entry(repository: Repository, member: Member) -> IndexEntry:
     """(digest, size, platform) of a single-platform image manifest the registry holds."""
     where = f"{repository.client.target.host}/{repository.name}"
     if repository.head_manifest(member.digest) is None:
@@ -102,7 +102,7 @@ def index_entry(repository: Repository, member: Member) -> tuple[str, int, dict[
             f"{where}: {member.digest} ({member.arch}) is a {media_type or 'manifest of unknown type'}, "
             "not a single-platform OCI image manifest; give the digest 'invoke publish' pushed"
         )
-    architecture, variant = PLATFORMS[member.arch]
+    architecture, variant = architecture_named(member.arch).oci_platform
     entry = {"os": "linux", "architecture": architecture}
     if variant:
         entry["variant"] = variant
@@ -118,7 +118,7 @@ def publish_index(
     digests: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
     client_options: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> IndexRecord:
     """Push the image index over the per-architecture manifests, tag it, and write dist/NAME/publish-index.json."""
     environ = os.environ if environ is None else environ
     name, image_config = settings.image(image)
@@ -136,21 +136,21 @@ def publish_index(
     with open_client(target, environ, **(client_options or {})) as client:
         repository = Repository(client, target.repository(name), push=True)
         entries = [index_entry(repository, member) for member in members]
+        check_version_tags(repository, index_document(entries)[1], tags)
         result = push_index(repository, entries, tags, progress=progress)
-    record: dict[str, Any] = {
-        "stage": "publish-index",
-        "image": name,
-        "registry": str(target),
-        "repository": f"{target.host}/{result.repository}",
-        "reference": target.reference(result.repository, result.digest),
-        "digest": result.digest,
-        "tags": list(result.tags),
-        "manifests": [
-            {"arch": member.arch, "platform": platform(member.arch), "digest": digest, "size": size}
+    record = IndexRecord(
+        image=name,
+        registry=str(target),
+        repository=f"{target.host}/{result.repository}",
+        reference=target.reference(result.repository, result.digest),
+        digest=result.digest,
+        tags=result.tags,
+        manifests=tuple(
+            IndexMember(arch=member.arch, platform=platform(member.arch), digest=digest, size=size)
             for member, (digest, size, _) in zip(members, entries, strict=True)
-        ],
-    }
-    write_record(settings.dist_dir / name / INDEX_RECORD, record)
-    outputs = {"digest": result.digest, "tags": ",".join(result.tags), "reference": record["reference"]}
+        ),
+    )
+    write_record(settings.dist_dir / name / IndexRecord.FILE, record)
+    outputs = {"digest": result.digest, "tags": ",".join(result.tags), "reference": record.reference}
     write_outputs(outputs, environ)
     return record

@@ -1,8 +1,8 @@
-"""``publish`` and ``verify``: ship exactly the digest that passed smoke, then pull it back and smoke it again.
+"""``verify``: pull a published tag back and prove it is the smoke-tested digest, then smoke it again.
 
-publish refuses unless dist/IMAGE/ARCH/smoke.json passed for the manifest digest image.json records
-(and image.tar holds). verify pulls a tag through the local engine, checks that the engine's
-RepoDigest is that smoke-tested digest, and runs the smoke spec on the pulled image.
+verify checks what the registry sends for the tag (for a multi-arch index: its entry for the
+architecture), pulls that digest through the local engine, checks the engine's RepoDigest, and runs
+the smoke spec on the pulled image (recorded as verify-smoke.json, apart from the smoke.json publish trusts).
 """
 
 from __future__ import annotations
@@ -10,121 +10,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
 
+from rootfs_ci.arch import architecture as architecture_named
 from rootfs_ci.config import Settings
 from rootfs_ci.engine import connect
-from rootfs_ci.errors import ConfigError, EngineError, ImageError, RegistryError, SmokeFailure
-from rootfs_ci.github import write_outputs
-from rootfs_ci.image.oci import MEDIA_INDEX, PLATFORMS
+from rootfs_ci.errors import EngineError, RegistryError
+from rootfs_ci.image.oci import MEDIA_INDEX
 from rootfs_ci.progress import Progress
-from rootfs_ci.records import read_record, stage_dir, write_record
+from rootfs_ci.publishing.policy import default_tag, smoke_tested
+from rootfs_ci.records import SmokeRecord, VerifyRecord, stage_dir, write_record
 from rootfs_ci.registry.auth import Credentials, find_credentials
 from rootfs_ci.registry.client import open_client
-from rootfs_ci.registry.layout import read_layout
-from rootfs_ci.registry.push import push_image
 from rootfs_ci.registry.repository import MEDIA_DOCKER_LIST, Repository
 from rootfs_ci.registry.target import RegistryTarget, check_tag, parse_target
-from rootfs_ci.version import project_version
 
-PUBLISH_RECORD = "publish.json"
-VERIFY_RECORD = "verify.json"
 # verify's own smoke run must not overwrite the smoke.json that publish trusts.
 VERIFY_SMOKE_RECORD = "verify-smoke.json"
-
-
-def default_tag(settings: Settings) -> str:
-    return project_version(settings.project_dir / "CHANGELOG.md")
-
-
-def resolve_tags(settings: Settings, ref: str | None, sha: str | None) -> list[str]:
-    """Tags from the git ref and commit by the configured rules; without a ref, the project version."""
-    if not ref:
-        if sha:
-            raise ConfigError("--sha needs --ref (the git ref the image was built from, e.g. refs/tags/v1.2.3)")
-        return [default_tag(settings)]
-    from rootfs_ci.tags import compute_tags  # noqa: PLC0415 (the tag rules are only needed with --ref)
-
-    tags = compute_tags(ref, sha or "", settings.config.tags.rules, settings.config.tags.flavor)
-    if not tags:
-        raise ConfigError(f"the tag rules give no tag for {ref}; nothing to publish (see rootfs_ci.tags.rules)")
-    return tags
-
-
-def smoke_tested(settings: Settings, name: str, arch: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(image.json, smoke.json) when the smoke run passed for the manifest digest image.json records."""
-    directory = stage_dir(settings.dist_dir, name, arch)
-    image_record = read_record(directory / "image.json", f"invoke image --image {name} --arch {arch}")
-    smoke_command = f"invoke smoke --image {name} --arch {arch}"
-    smoke = read_record(directory / "smoke.json", smoke_command)
-    if smoke.get("stage") != "smoke" or (smoke.get("image"), smoke.get("arch")) != (name, arch):
-        raise ConfigError(f"{directory / 'smoke.json'} is not the smoke record of {name}/{arch}; run '{smoke_command}'")
-    if smoke.get("passed") is not True:
-        raise SmokeFailure(
-            f"the last smoke run of {name}/{arch} failed; publishing is refused until '{smoke_command}' passes"
-        )
-    digest = image_record.get("manifest_digest")
-    if not digest or smoke.get("manifest_digest") != digest:
-        raise SmokeFailure(
-            f"smoke.json tested {smoke.get('manifest_digest')} but image.json is {digest} (the image changed after "
-            f"its smoke run); run '{smoke_command}' again"
-        )
-    return image_record, smoke
-
-
-def publish(
-    settings: Settings,
-    image: str | None,
-    arch: str | None,
-    registry_target: str | None,
-    tags: Sequence[str] | None,
-    *,
-    by_digest: bool = False,
-    environ: Mapping[str, str] | None = None,
-    client_options: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Push dist/IMAGE/ARCH/image.tar under ``tags`` (default: the project version); write publish.json.
-
-    ``by_digest`` pushes the manifest by digest only, with no tag (a release then merges the
-    architectures into one tagged index: rootfs_ci.index.publish_index).
-    """
-    if by_digest and tags:
-        raise ConfigError("a push by digest applies no tags; drop the tags (--ref/--sha) or --by-digest")
-    environ = os.environ if environ is None else environ
-    target = parse_target(registry_target or settings.config.registry.target)
-    name, image_config = settings.image(image)
-    arch = settings.arch(image_config, arch)
-    directory = stage_dir(settings.dist_dir, name, arch)
-    image_record, _ = smoke_tested(settings, name, arch)
-    layout = read_layout(directory / "image.tar")
-    if layout.manifest_digest != image_record["manifest_digest"]:
-        raise ImageError(
-            f"{layout.archive} holds {layout.manifest_digest}, not the smoke-tested {image_record['manifest_digest']}; "
-            f"run 'invoke image --image {name}' and 'invoke smoke --image {name}' again"
-        )
-    tags = [] if by_digest else [check_tag(tag) for tag in (tags or [default_tag(settings)])]
-    progress = Progress("publish", f"{name}/{arch}")
-    progress.step(f"pushing {layout.manifest_digest[:19]}... to {target} as {', '.join(tags) or 'digest only'}")
-    with open_client(target, environ, **(client_options or {})) as client:
-        result = push_image(Repository(client, target.repository(name), push=True), layout, tags, progress=progress)
-    record: dict[str, Any] = {
-        "stage": "publish",
-        "image": name,
-        "arch": arch,
-        "registry": str(target),
-        "repository": f"{target.host}/{result.repository}",
-        "reference": target.reference(result.repository, result.digest),
-        "manifest_digest": result.digest,
-        "tags": list(result.tags),
-        "blobs": {"uploaded": list(result.uploaded), "existing": list(result.existing)},
-    }
-    write_record(directory / PUBLISH_RECORD, record)
-    write_outputs({"digest": result.digest, "tags": ",".join(result.tags), "reference": record["reference"]}, environ)
-    return record
 
 
 def _pull(engine: docker.DockerClient, repository: str, tag: str, credentials: Credentials | None) -> None:
@@ -144,7 +50,7 @@ def _pull(engine: docker.DockerClient, repository: str, tag: str, credentials: C
 
 def platform_digest(index: Mapping[str, Any], arch: str) -> str | None:
     """The digest an image index lists for ``arch`` (our architecture name)."""
-    architecture, variant = PLATFORMS[arch]
+    architecture, variant = architecture_named(arch).oci_platform
     for entry in index.get("manifests") or []:
         platform = entry.get("platform") or {}
         if platform.get("architecture") == architecture and platform.get("variant", variant) == variant:
@@ -190,7 +96,7 @@ def check_published(repository: Repository, tag: str, arch: str, expected: str, 
         raise RegistryError(f"{reference} is {info.digest}, but the smoke-tested digest is {expected}")
 
 
-def run_pulled_smoke(settings: Settings, name: str, arch: str, reference: str) -> dict[str, Any]:
+def run_pulled_smoke(settings: Settings, name: str, arch: str, reference: str) -> SmokeRecord:
     """The image's smoke spec against the pulled image, recorded apart from smoke.json."""
     from rootfs_ci.smoke import run_smoke  # noqa: PLC0415 (the smoke stage loads the engine and its spec)
 
@@ -206,15 +112,15 @@ def verify(
     *,
     keep: bool = False,
     environ: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> VerifyRecord:
     """Pull IMAGE:TAG from the registry, prove it is the smoke-tested digest, and smoke it again."""
     environ = os.environ if environ is None else environ
     target = parse_target(registry_target or settings.config.registry.target)
     name, image_config = settings.image(image)
     arch = settings.arch(image_config, arch)
     tag = check_tag(tag or default_tag(settings))
-    _, smoke = smoke_tested(settings, name, arch)
-    expected = str(smoke["manifest_digest"])
+    image_record, _ = smoke_tested(settings, name, arch)
+    expected = image_record.manifest_digest
     repository = target.repository(name)
     reference = f"{target.host}/{repository}:{tag}"
     progress = Progress("verify", reference)
@@ -235,17 +141,16 @@ def verify(
     finally:
         if not keep:
             _remove(engine, pulled)
-    record: dict[str, Any] = {
-        "stage": "verify",
-        "image": name,
-        "arch": arch,
-        "reference": reference,
-        "manifest_digest": expected,
-        "image_id": smoke_record.get("image_id"),
-        "smoke_passed": smoke_record.get("passed"),
-        "checks": len(smoke_record.get("checks") or []),
-    }
-    write_record(stage_dir(settings.dist_dir, name, arch) / VERIFY_RECORD, record)
+    record = VerifyRecord(
+        image=name,
+        arch=arch,
+        reference=reference,
+        manifest_digest=expected,
+        image_id=smoke_record.image_id,
+        smoke_passed=smoke_record.passed,
+        checks=len(smoke_record.checks),
+    )
+    write_record(stage_dir(settings.dist_dir, name, arch) / VerifyRecord.FILE, record)
     return record
 
 

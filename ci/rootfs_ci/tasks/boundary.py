@@ -1,4 +1,4 @@
-"""The edge between Invoke and our functions: settings in, one-line errors and exit codes out."""
+"""The error boundary between Invoke and our functions: settings in, one-line errors and exit codes out."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def fail(message: str, code: int) -> Exit:
     return Exit(f"rootfs-ci: error: {one_line(message)}", code=code)
 
 
-def edge(func: Callable[P, R]) -> Callable[P, R]:
+def boundary(func: Callable[P, R]) -> Callable[P, R]:
     """Turn our exceptions into one line on stderr and the error's exit code; never a traceback."""
 
     @functools.wraps(func)
