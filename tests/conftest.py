@@ -12,6 +12,9 @@ import pytest
 
 from tests.helpers import Project, make_project
 
+# The registry fixtures (real docker-registry processes on loopback) for every test module.
+pytest_plugins = ["tests.conftest_registry"]
+
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -1,4 +1,4 @@
-"""Registry fixtures (a pytest plugin: ``pytest_plugins = ["tests.conftest_registry"]``).
+"""Registry fixtures, loaded for every test module by tests/conftest.py.
 
 Real docker-registry processes on free loopback ports with temp storage: plain, TLS + htpasswd
 (Basic), and token auth against the loopback token server; a fault proxy in front of the plain one.

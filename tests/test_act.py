@@ -38,7 +38,6 @@ from tests.act_runner import ActRun, run_act
 from tests.helpers import CHANGELOG, GIT_ENV, REPO, Project, git, image_tags
 
 pytestmark = [pytest.mark.act, pytest.mark.docker]
-pytest_plugins = ["tests.conftest_registry"]
 
 PLATFORMS = [{"architecture": "amd64", "os": "linux"}, {"architecture": "arm64", "os": "linux", "variant": "v8"}]
 

@@ -84,7 +84,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
 
 
-BAD_APT = "/tmp/rootfs-ci-test-bad-apt.conf"
+BAD_APT = "bad-apt.conf"  # in the project copy; "{project}" in a case's env is that copy
 IMAGES = ("apacheinit", "testrfs")
 
 CATALOGUE = {
@@ -140,7 +140,9 @@ CATALOGUE = {
         "no-such-package-xyz (amd64) not in the apt lists",
         debian(lambda d: d["packages"].append("no-such-package-xyz")),
     ),
-    "apt failure": Case(("build", "--image", "testrfs"), 3, "not in the apt lists", env={"APT_CONFIG": BAD_APT}),
+    "apt failure": Case(
+        ("build", "--image", "testrfs"), 3, "not in the apt lists", env={"APT_CONFIG": "{project}/" + BAD_APT}
+    ),
     "library in no package": Case(
         ("build",), 3, "libapr-1.so.0 (needed by /usr/bin/httpd)", debian(lambda d: d["packages"].remove("libapr1"))
     ),
@@ -245,12 +247,13 @@ def test_the_catalogue_is_large_enough() -> None:
 @pytest.mark.parametrize("name", CATALOGUE, ids=list(CATALOGUE))
 def test_bad_input(name: str, project: Project, engine, shared_cache: Path) -> None:
     case = CATALOGUE[name]
-    Path(BAD_APT).write_text('Dir::State::Lists "/nonexistent-apt-lists";\n')
+    (project.path / BAD_APT).write_text('Dir::State::Lists "/nonexistent-apt-lists";\n')
     if case.prepare is not None:
         case.prepare(project)
     dist_before = project.files("dist")
     tags_before = created_by(engine, 0, IMAGES)[1]
-    result = project.invoke(*case.args, env=case.env)
+    env = {key: value.replace("{project}", str(project.path)) for key, value in case.env.items()}
+    result = project.invoke(*case.args, env=env)
     check_one_clean_line(result, case.code, case.expected)
     assert project.files("dist") == dist_before
     scratch = shared_cache / "tmp"
@@ -344,7 +347,7 @@ def test_hostile_registry(
 
 # ---- issue 20: option injection, whole-string matching, long paths, huge and external overlays ----
 
-PKGCACHE = "/tmp/rootfs-ci-test-pkgcache.bin"
+PKGCACHE = "pkgcache.bin"  # where apt would write if a package name reached it as an option
 
 
 def overlay_files(files: dict[str, str | int], overlays: list[str]) -> Edit:
@@ -370,8 +373,10 @@ HOSTILE = {
     "package name that is an apt option": Case(
         ("build",),
         2,
-        "debian.packages: '-oDir::Cache::pkgcache=/tmp/rootfs-ci-test-pkgcache.bin' is not a valid Debian package",
-        debian(lambda d: d["packages"].append(f"-oDir::Cache::pkgcache={PKGCACHE}")),
+        "debian.packages: '-oDir::Cache::pkgcache=/",
+        lambda project: debian(lambda d: d["packages"].append(f"-oDir::Cache::pkgcache={project.path / PKGCACHE}"))(
+            project
+        ),
     ),
     "package name with a newline": Case(
         ("build",),
@@ -425,7 +430,5 @@ HOSTILE = {
 def test_hostile_input(name: str, project: Project, engine, shared_cache: Path, monkeypatch) -> None:
     """The catalogue's checks, for the cases above."""
     monkeypatch.setitem(CATALOGUE, name, HOSTILE[name])
-    for left in Path(PKGCACHE).parent.glob(Path(PKGCACHE).name + "*"):
-        left.unlink()
     test_bad_input(name, project, engine, shared_cache)
-    assert not list(Path(PKGCACHE).parent.glob(Path(PKGCACHE).name + "*"))  # apt never saw a name as an option
+    assert not list(project.path.glob(PKGCACHE + "*"))  # apt never saw a name as an option

@@ -31,8 +31,6 @@ from tests.helpers import Project
 from tests.registry_fixtures import TINY, stage_tiny_image, write_project
 from tests.test_publish import settings_of
 
-pytest_plugins = ["tests.conftest_registry"]
-
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REF = "refs/tags/v1.2.3"
 ARCHES = ("x86_64", "aarch64")

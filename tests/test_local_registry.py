@@ -13,8 +13,6 @@ from rootfs_ci.registry.local import LocalRegistry, running_pid, start, stop
 from tests.helpers import Project
 from tests.registry_fixtures import SecuredRegistry, free_port, running, write_project
 
-pytest_plugins = ["tests.conftest_registry"]
-
 
 def alive(pid: int) -> bool:
     try:

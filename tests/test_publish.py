@@ -33,8 +33,6 @@ from rootfs_ci.registry.target import parse_target
 from tests.helpers import Project, engine_state, make_project
 from tests.registry_fixtures import TINY, AuthRegistry, free_port, stage_tiny_image, write_project, write_tiny_image
 
-pytest_plugins = ["tests.conftest_registry"]
-
 FAST = {"attempts": 2, "backoff": 0.0}
 
 

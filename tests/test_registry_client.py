@@ -32,8 +32,6 @@ from tests.fakeregistry import Answer, FakeServer, Seen, wait_until
 from tests.faultproxy import FaultProxy
 from tests.registry_fixtures import AuthRegistry, free_port, make_cert, write_tiny_image
 
-pytest_plugins = ["tests.conftest_registry"]
-
 
 @dataclass(frozen=True)
 class BytesBlob:

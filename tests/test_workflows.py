@@ -25,8 +25,6 @@ from rootfs_ci.lint import (
 from rootfs_ci.tasks import namespace
 from tests.helpers import REPO, make_project
 
-pytest_plugins = ["tests.conftest_registry"]
-
 WORKFLOWS = REPO / ".github" / "workflows"
 REF = "refs/tags/v1.2.3"
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
