@@ -11,7 +11,7 @@ from rootfs_ci.config import NAMESPACE, Settings, parse_config, preflight, sourc
 from rootfs_ci.docs import TABLE_FILE, config_table, with_config_table
 from rootfs_ci.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, text: str) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.smoke.spec import load_spec
 
-SPECS = Path(__file__).resolve().parent / "smoke"
+SPECS = Path(__file__).resolve().parents[1] / "smoke"
 
 GOOD = """\
 schemaVersion: 2.0.0

@@ -17,7 +17,7 @@ from rootfs_ci.config import ImageConfig
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.rootfs.buildroot import inputs_key
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXTERNAL = REPO / "buildroot-config"
 POST_FAKEROOT = EXTERNAL / "board/rootfs-ci/post-fakeroot.sh"
 

@@ -27,7 +27,7 @@ from rootfs_ci.progress import Progress
 from rootfs_ci.rootfs.build import build_rootfs
 from tests.helpers import Project, make_project
 
-STANDIN = Path(__file__).resolve().parent / "standin"
+STANDIN = Path(__file__).resolve().parents[1] / "standin"
 TAG = "2026.02.3"
 EPOCH = "1781643700"
 

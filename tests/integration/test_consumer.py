@@ -24,7 +24,7 @@ import pytest
 
 pytestmark = pytest.mark.docker
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "busybox-web"
 
 

@@ -1,7 +1,7 @@
 """publish --by-digest and publish-index against a real registry and the real engine, with tiny per-arch images.
 
 The image and smoke records of the tiny images are written as those stages write them
-(tests/registry_fixtures.py); tests/test_workflows.py walks the same flow with real builds.
+(tests/registry_fixtures.py); tests/integration/test_act.py runs the same flow through the workflows.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
 from rootfs_ci.tags import compute_tags
 from tests.helpers import Project
+from tests.integration.test_publish import settings_of
 from tests.registry_fixtures import TINY, stage_tiny_image, write_project
-from tests.test_publish import settings_of
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 REF = "refs/tags/v1.2.3"

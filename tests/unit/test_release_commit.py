@@ -19,11 +19,11 @@ from tests.helpers import GIT_ENV, REPO, git
 # the test modules that read files of the repository they run in (CHANGELOG, invoke.yaml, README,
 # workflows, buildroot-config) or make releases
 STATE_TESTS = [
-    "tests/test_release.py",
-    "tests/test_version.py",
-    "tests/test_config.py",
-    "tests/test_workflows.py",
-    "tests/test_buildroot_units.py",
+    "tests/unit/test_release.py",
+    "tests/unit/test_version.py",
+    "tests/unit/test_config.py",
+    "tests/unit/test_workflows.py",
+    "tests/unit/test_buildroot_units.py",
 ]
 
 

@@ -10,7 +10,7 @@ import semver
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.version import UNRELEASED, headings, next_version, project_version, released
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 CHANGELOG = """\
 # Changelog

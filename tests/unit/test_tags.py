@@ -15,7 +15,9 @@ from rootfs_ci.errors import ConfigError
 from rootfs_ci.tags import compute_tags, current_ref, current_sha, parse_flavor, parse_rule, parse_rules, sanitize_tag
 from tests.helpers import Project
 
-VECTORS = yaml.safe_load((Path(__file__).parent / "data" / "tag_vectors.yaml").read_text(encoding="utf-8"))
+VECTORS = yaml.safe_load(
+    (Path(__file__).resolve().parents[1] / "data" / "tag_vectors.yaml").read_text(encoding="utf-8")
+)
 SHA = VECTORS["sha"]
 
 

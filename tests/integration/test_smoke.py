@@ -202,7 +202,7 @@ def test_clean_removes_leftovers_of_dead_runs_only(
 
 def test_apacheinit_runs_hardened(module_project: Project, good_images: str, engine: docker.DockerClient) -> None:
     """--read-only, tmpfs /tmp, --cap-drop ALL --cap-add NET_BIND_SERVICE, --user www-data."""
-    spec = module_project.path / "tests/smoke/apacheinit-hardened.yaml"
+    spec = Path(__file__).resolve().parent / "apacheinit-hardened.yaml"
     result = module_project.invoke("smoke", "--image", "apacheinit", "--tag", good_images, "--spec", str(spec))
     assert result.returncode == 0, result.stderr
     assert "processes: nothing runs as root" in result.stderr

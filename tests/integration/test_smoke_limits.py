@@ -15,7 +15,7 @@ import pytest
 
 from rootfs_ci.smoke.capture import OUTPUT_LIMIT
 from tests.helpers import Project, make_project
-from tests.test_smoke import our_containers
+from tests.integration.test_smoke import our_containers
 
 pytestmark = pytest.mark.docker
 
