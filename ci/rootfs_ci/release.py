@@ -53,7 +53,7 @@ class ReleasePlan:
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+        result = gitinfo.git(repo, *args)
     except OSError as exc:
         raise ReleaseError(f"cannot run git ({exc}); install git") from None
     if check and result.returncode != 0:

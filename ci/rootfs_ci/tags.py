@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import re
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,9 +409,7 @@ def current_ref(project_dir: Path, environ: Mapping[str, str]) -> str:
     if environ.get("GITHUB_REF"):
         return environ["GITHUB_REF"]
     try:
-        result = subprocess.run(
-            ["git", "-C", str(project_dir), "symbolic-ref", "-q", "HEAD"], capture_output=True, text=True, check=False
-        )
+        result = gitinfo.git(project_dir, "symbolic-ref", "-q", "HEAD")
     except OSError:
         result = None
     if result is None or result.returncode != 0 or not result.stdout.strip():

@@ -16,6 +16,7 @@ from pathlib import Path
 from rootfs_ci.config import NAMESPACE, BuildrootConfig
 from rootfs_ci.errors import BackendError, ConfigError
 from rootfs_ci.fsutil import scratch_dir
+from rootfs_ci.gitinfo import git
 from rootfs_ci.progress import Progress
 
 MAKEFILE_VERSION = re.compile(r"^export BR2_VERSION := (\S+)$", re.MULTILINE)
@@ -54,14 +55,7 @@ class Cache:
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     if shutil.which("git") is None:
         raise BackendError("git not found: the buildroot backend clones Buildroot with git; install git")
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"},
-    )
+    return git(cwd, *args, env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"})
 
 
 def head_commit(checkout: Path) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rootfs_ci import gitinfo
 from rootfs_ci.config.models import CONFIG_FILE, NAMESPACE, RootfsCiConfig
 from rootfs_ci.config.settings import Settings
 from rootfs_ci.errors import ConfigError
@@ -78,15 +78,10 @@ def source_date_epoch(project_dir: Path, environ: Mapping[str, str]) -> int:
         if not value.isdigit():
             raise ConfigError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds; unset it or fix it")
         return int(value)
+    out = gitinfo.output(project_dir, "log", "-1", "--format=%ct")
     try:
-        out = subprocess.run(
-            ["git", "-C", str(project_dir), "log", "-1", "--format=%ct"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
         return int(out) if out else 0
-    except (OSError, subprocess.CalledProcessError, ValueError):
+    except ValueError:
         return 0
 
 
