@@ -1,4 +1,6 @@
-"""Step outputs for GitHub Actions ($GITHUB_OUTPUT): the one writer every task uses.
+"""GitHub Actions files: step outputs ($GITHUB_OUTPUT) and the run's summary page ($GITHUB_STEP_SUMMARY).
+
+The one writer of each that every task uses.
 
 A value with a newline could add lines (and so outputs) of its own; such values, and lists, are
 written in the delimited ``key<<DELIMITER`` form with a random delimiter.
@@ -23,3 +25,11 @@ def write_outputs(values_: Mapping[str, str | Sequence[str]], environ: Mapping[s
             text = value if isinstance(value, str) else "\n".join(value)
             delimiter = f"EOF_{secrets.token_hex(8)}"
             handle.write(f"{key}<<{delimiter}\n{text}\n{delimiter}\n")
+
+
+def write_summary(lines: Sequence[str], environ: Mapping[str, str]) -> None:
+    """Markdown for the run's summary page ($GITHUB_STEP_SUMMARY), when running in GitHub Actions."""
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if path and lines:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")

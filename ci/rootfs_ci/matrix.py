@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from rootfs_ci.buildroot.source import Cache
 from rootfs_ci.config import Settings
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.fsutil import tree_listing
-from rootfs_ci.github import write_outputs as write_outputs  # noqa: PLC0414 (re-exported: workflow tasks and tests use it)
+from rootfs_ci.github import write_outputs as write_outputs  # noqa: PLC0414 (re-exported: tests import it from here)
 from rootfs_ci.records import stage_dir
 from rootfs_ci.rootfs.build import BACKENDS
 
@@ -151,11 +150,3 @@ def job_info(settings: Settings, name: str | None, arch: str | None, backend: st
         info["cache-paths"] = list(key.paths)
         info["buildroot-log"] = _shown(Cache(settings.cache_dir / "buildroot").log(name, arch), settings.project_dir)
     return info
-
-
-def write_summary(lines: Sequence[str], environ: Mapping[str, str]) -> None:
-    """Markdown for the run's summary page ($GITHUB_STEP_SUMMARY), when running in GitHub Actions."""
-    path = environ.get("GITHUB_STEP_SUMMARY")
-    if path and lines:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")

@@ -59,7 +59,8 @@ def write_junit(path: Path, suite: str, results: Sequence[CheckResult]) -> None:
     write_atomic(path, junit_xml(suite, results))
 
 
-def step_summary(suite: str, results: Sequence[CheckResult]) -> str:
+def step_summary(suite: str, results: Sequence[CheckResult]) -> list[str]:
+    """Markdown lines for the run's summary page: a heading with the verdict and one row per check."""
     passed = sum(r.passed for r in results)
     verdict = "passed" if passed == len(results) else "FAILED"
     lines = [
@@ -71,4 +72,4 @@ def step_summary(suite: str, results: Sequence[CheckResult]) -> str:
     for result in results:
         mark = "✅" if result.passed else "❌"
         lines.append(f"| {result.section}: {result.name} | {mark} | {result.seconds:.2f}s |")
-    return "\n".join(lines) + "\n\n"
+    return [*lines, ""]  # a blank line before the next suite's heading

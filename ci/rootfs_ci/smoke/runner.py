@@ -17,6 +17,7 @@ from docker.types import LogConfig
 from rootfs_ci.config import NAMESPACE, Settings
 from rootfs_ci.engine import connect
 from rootfs_ci.errors import ConfigError, EngineError, SmokeFailure
+from rootfs_ci.github import write_summary
 from rootfs_ci.image.build import local_reference
 from rootfs_ci.progress import Progress
 from rootfs_ci.qemu import require_emulation
@@ -223,10 +224,7 @@ def _report(
         print_failures(results, logs, stream)
     if junit is not None:
         write_junit(junit, f"smoke.{name}.{arch}", results)
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_file:
-        with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write(step_summary(f"{name}/{arch} ({reference})", results))
+    write_summary(step_summary(f"{name}/{arch} ({reference})", results), os.environ)
 
 
 def _start_and_wait(target: checks.Target, spec: Spec) -> checks.Outcome:

@@ -24,11 +24,8 @@ def matrix(c: Context, backend: str | None = None) -> None:
 
     In GitHub Actions it also sets the step outputs 'matrix' and 'images' (a JSON list of image names).
     """
-    from rootfs_ci.matrix import (
-        build_matrix,
-        write_outputs,
-        write_summary,
-    )
+    from rootfs_ci.github import write_outputs, write_summary
+    from rootfs_ci.matrix import build_matrix
 
     found = build_matrix(settings(c), backend)
     progress = Progress("matrix")
@@ -49,10 +46,8 @@ def ci_info(c: Context, image: str | None = None, arch: str | None = None, backe
     Prints key=value lines; in GitHub Actions they are also step outputs (dist, dist-root, backend,
     cache-key, cache-restore-keys, cache-paths, buildroot-log; the cache ones are empty for debian).
     """
-    from rootfs_ci.matrix import (
-        job_info,
-        write_outputs,
-    )
+    from rootfs_ci.github import write_outputs
+    from rootfs_ci.matrix import job_info
 
     outputs = job_info(settings(c), image, arch, backend)
     write_outputs(outputs, os.environ)
