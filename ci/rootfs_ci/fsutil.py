@@ -17,6 +17,15 @@ from rootfs_ci.signals import signals_deferred
 MAX_SYMLINK_HOPS = 40
 
 
+def shown(path: Path, base: Path | None = None, *, outside: str | None = None) -> str:
+    """``path`` as messages show it: relative to ``base`` (default: the working directory) when inside it,
+    else ``outside`` if given, else the path as it is."""
+    try:
+        return path.relative_to(Path.cwd() if base is None else base).as_posix()
+    except ValueError:
+        return str(path) if outside is None else outside
+
+
 def rootfs_path(path: str) -> PurePosixPath:
     """Normalise a rootfs path ('/usr/bin/x', 'usr/bin/x') to a relative path; refuse '..'."""
     parts = [part for part in PurePosixPath(path).parts if part not in ("/", ".")]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from rootfs_ci.arch import platform
 from rootfs_ci.buildroot.dotconfig import values
@@ -17,7 +16,7 @@ from rootfs_ci.buildroot.external import load_external
 from rootfs_ci.buildroot.source import Cache
 from rootfs_ci.config import Settings
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.fsutil import tree_listing
+from rootfs_ci.fsutil import shown, tree_listing
 from rootfs_ci.github import write_outputs as write_outputs  # noqa: PLC0414 (re-exported: tests import it from here)
 from rootfs_ci.records import stage_dir
 from rootfs_ci.rootfs.build import BACKENDS
@@ -91,13 +90,6 @@ class CacheKey:
     paths: tuple[str, ...]
 
 
-def _shown(path: Path, project_dir: Path) -> str:
-    try:
-        return path.relative_to(project_dir).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def buildroot_cache_key(settings: Settings, name: str | None, arch: str | None) -> CacheKey:
     """Cache key for Buildroot's download dir, ccache and the pinned source of one image and architecture.
 
@@ -120,7 +112,7 @@ def buildroot_cache_key(settings: Settings, name: str | None, arch: str | None) 
             digest.update(line + b"\n")
     prefix = f"rootfs-ci-buildroot-{pin.version}-{pin.commit[:12]}-{arch}-"
     cache = Cache(settings.cache_dir / "buildroot")
-    paths = tuple(_shown(path, settings.project_dir) for path in (cache.downloads, cache.ccache, cache.sources))
+    paths = tuple(shown(path, settings.project_dir) for path in (cache.downloads, cache.ccache, cache.sources))
     return CacheKey(f"{prefix}{name}-{digest.hexdigest()[:16]}", (f"{prefix}{name}-", prefix), paths)
 
 
@@ -135,8 +127,8 @@ def job_info(settings: Settings, name: str | None, arch: str | None, backend: st
     if chosen not in BACKENDS:
         raise ConfigError(f"unknown backend {chosen!r}; use one of: {', '.join(BACKENDS)}")
     info: dict[str, str | list[str]] = {
-        "dist": _shown(stage_dir(settings.dist_dir, name, arch), settings.project_dir),
-        "dist-root": _shown(settings.dist_dir, settings.project_dir),
+        "dist": shown(stage_dir(settings.dist_dir, name, arch), settings.project_dir),
+        "dist-root": shown(settings.dist_dir, settings.project_dir),
         "backend": chosen,
         "cache-key": "",
         "cache-restore-keys": "",
@@ -148,5 +140,5 @@ def job_info(settings: Settings, name: str | None, arch: str | None, backend: st
         info["cache-key"] = key.key
         info["cache-restore-keys"] = list(key.restore_keys)
         info["cache-paths"] = list(key.paths)
-        info["buildroot-log"] = _shown(Cache(settings.cache_dir / "buildroot").log(name, arch), settings.project_dir)
+        info["buildroot-log"] = shown(Cache(settings.cache_dir / "buildroot").log(name, arch), settings.project_dir)
     return info

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rootfs_ci.errors import ConfigError
+from rootfs_ci.fsutil import shown
 
 M = TypeVar("M", bound=BaseModel)
 Location = tuple[str | int, ...]
@@ -47,16 +48,8 @@ def yaml_line(config_file: Path, location: tuple[str | int, ...]) -> int | None:
 
 def where(config_file: Path, location: tuple[str | int, ...]) -> str:
     line = yaml_line(config_file, location)
-    shown = display_path(config_file)
-    return f"{shown}:{line}" if line else shown
-
-
-def display_path(path: Path) -> str:
-    """Relative to the working directory when inside it, else the bare file name."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return path.name
+    name = shown(config_file.resolve(), outside=config_file.name)
+    return f"{name}:{line}" if line else name
 
 
 def dotted(location: tuple[str | int, ...]) -> str:
@@ -142,7 +135,8 @@ def load_yaml(path: Path) -> Any:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.MarkedYAMLError as exc:
         line = f":{exc.problem_mark.line + 1}" if exc.problem_mark else ""
-        raise ConfigError(f"{display_path(path)}{line}: not valid YAML ({exc.problem}); fix it there") from None
+        name = shown(path.resolve(), outside=path.name)
+        raise ConfigError(f"{name}{line}: not valid YAML ({exc.problem}); fix it there") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path.name}: not valid YAML ({exc}); fix the file") from None
 

@@ -17,7 +17,7 @@ from rootfs_ci.buildroot.make import Make
 from rootfs_ci.buildroot.source import Cache, source_tree
 from rootfs_ci.config import NAMESPACE, ImageConfig, Settings
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.fsutil import atomic_output, scratch_dir
+from rootfs_ci.fsutil import atomic_output, scratch_dir, shown
 from rootfs_ci.progress import Progress
 
 SHOWN_LINES = 5
@@ -60,13 +60,6 @@ def workspace(
     cache = Cache(settings.cache_dir / "buildroot")
     source = source_tree(pin, settings.project_dir, cache, progress)
     return Workspace(settings, external, cache, source), targets
-
-
-def shown(path: Path, project_dir: Path) -> str:
-    try:
-        return str(path.relative_to(project_dir))
-    except ValueError:
-        return str(path)
 
 
 def require_kept(defconfig: Path, dotconfig: Path, image: str, project_dir: Path) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 from rootfs_ci import __version__
 from rootfs_ci.config import NAMESPACE, Settings
 from rootfs_ci.errors import BackendError
-from rootfs_ci.fsutil import scratch_dir, sha256_file, write_atomic
+from rootfs_ci.fsutil import scratch_dir, sha256_file, shown, write_atomic
 from rootfs_ci.progress import Progress
 from rootfs_ci.records import RootfsFile, RootfsRecord, SbomFile, stage_dir, write_record
 from rootfs_ci.rootfs import buildroot, debian
@@ -68,8 +68,8 @@ def build_rootfs(settings: Settings, name: str | None, arch: str | None, backend
         buildroot=built.details if built is not None else None,
     )
     write_record(out_dir / RootfsRecord.FILE, record)
-    progress.step(f"rootfs.tar {size / 1e6:.2f} MB sha256 {digest[:16]}... -> {_display(rootfs_tar)}")
-    sbom_path = _display(out_dir / sbom.path)
+    progress.step(f"rootfs.tar {size / 1e6:.2f} MB sha256 {digest[:16]}... -> {shown(rootfs_tar)}")
+    sbom_path = shown(out_dir / sbom.path)
     progress.step(f"sbom.json CycloneDX {sbom.spec_version}, {len(packages)} packages -> {sbom_path}")
     return record
 
@@ -104,10 +104,3 @@ def _write_sbom(
     entry = SbomFile(path=SBOM_FILE, sha256=sbom_digest, media_type=MEDIA_TYPE, spec_version=SPEC_VERSION)
     # For the image stage: the SBOM travels with the image by digest.
     return entry, {SBOM_LABEL: f"sha256:{sbom_digest}"}
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from rootfs_ci.buildroot.buildlog import PackageTracker, run_build
-from rootfs_ci.buildroot.configure import Workspace, load_defconfig, shown, workspace
+from rootfs_ci.buildroot.configure import Workspace, load_defconfig, workspace
 from rootfs_ci.buildroot.dotconfig import values
 from rootfs_ci.buildroot.external import External
 from rootfs_ci.buildroot.make import Make
 from rootfs_ci.buildroot.source import Cache
 from rootfs_ci.config import NAMESPACE, ImageConfig, Settings
 from rootfs_ci.errors import BackendError, ConfigError, UnsafeArchiveError
-from rootfs_ci.fsutil import sha256_file, tree_listing
+from rootfs_ci.fsutil import sha256_file, shown, tree_listing
 from rootfs_ci.progress import Progress
 
 INPUTS_FILE = ".rootfs-ci-inputs"
