@@ -19,9 +19,8 @@ import semver
 from rootfs_ci import gitinfo
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.fsutil import atomic_output
-from rootfs_ci.version import UNRELEASED_NAME, headings, next_version, parse_version
+from rootfs_ci.version import CHANGELOG, UNRELEASED_NAME, headings, next_version, parse_version
 
-CHANGELOG = "CHANGELOG.md"
 LINK = re.compile(r"\[(?P<label>[^\]]+)\]:\s*(?P<url>\S+)\s*")  # fullmatch
 LINK_BASE = re.compile(r"(?P<base>.+?)/(?:compare|releases/tag)/\S+")  # fullmatch
 SUBHEADING = re.compile(r"^#{1,6}(?:\s|$)")
@@ -143,7 +142,7 @@ def plan_release(project_dir: Path, bump: str, today: datetime.date | None = Non
     if _git(project_dir, "rev-parse", "--show-toplevel", check=False).returncode != 0:
         raise ReleaseError(f"{project_dir} is not in a git repository; git init and commit the project first")
     if _git(project_dir, "rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
-        raise ReleaseError("the git repository has no commits yet; commit the project (with CHANGELOG.md) first")
+        raise ReleaseError(f"the git repository has no commits yet; commit the project (with {CHANGELOG}) first")
     try:
         with changelog.open(encoding="utf-8", newline="") as handle:  # keep CRLF line ends as they are
             text = handle.read()

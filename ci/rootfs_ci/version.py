@@ -13,6 +13,7 @@ from rootfs_ci.errors import ConfigError
 
 HEADING = re.compile(r"## \[(?P<name>[^\]]*)\](?P<rest>.*)")  # fullmatch: "$" accepts a final newline
 DATED = re.compile(r" - (?P<date>\d{4}-\d{2}-\d{2})(?: \[YANKED\])?\s*")
+CHANGELOG = "CHANGELOG.md"  # in the project directory
 UNRELEASED = "0.0.0-dev"
 UNRELEASED_NAME = "Unreleased"
 BUMPS = ("patch", "minor", "major", "prerelease")
@@ -33,7 +34,7 @@ def parse_version(text: str) -> semver.Version | None:
     return semver.Version.parse(text) if semver.Version.is_valid(text) else None
 
 
-def headings(text: str, name: str = "CHANGELOG.md") -> list[Heading]:
+def headings(text: str, name: str = CHANGELOG) -> list[Heading]:
     """Every ``## [X.Y.Z] - YYYY-MM-DD`` and ``## [Unreleased]`` heading, in file order, validated."""
     found: list[Heading] = []
     for index, line in enumerate(text.splitlines()):
@@ -64,7 +65,7 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def released(text: str, name: str = "CHANGELOG.md") -> list[semver.Version]:
+def released(text: str, name: str = CHANGELOG) -> list[semver.Version]:
     """Released versions, newest (topmost) first."""
     return [heading.version for heading in headings(text, name) if heading.version is not None]
 

@@ -16,7 +16,7 @@ from rootfs_ci.gitinfo import revision, source_url
 from rootfs_ci.image.oci import ImageSettings, rfc3339, write_image_archive
 from rootfs_ci.progress import Progress
 from rootfs_ci.records import ImageRecord, Layer, RootfsRecord, read_record, stage_dir, write_record
-from rootfs_ci.version import project_version
+from rootfs_ci.version import CHANGELOG, project_version
 
 
 def local_reference(name: str, tag: str, arch: str, platforms: Sequence[str]) -> str:
@@ -30,7 +30,7 @@ def local_reference(name: str, tag: str, arch: str, platforms: Sequence[str]) ->
 def oci_labels(settings: Settings, description: str) -> dict[str, str]:
     labels = {
         "org.opencontainers.image.created": rfc3339(settings.source_date_epoch),
-        "org.opencontainers.image.version": project_version(settings.project_dir / "CHANGELOG.md"),
+        "org.opencontainers.image.version": project_version(settings.project_dir / CHANGELOG),
         "org.opencontainers.image.revision": revision(settings.project_dir),
         "org.opencontainers.image.source": settings.config.source_url or source_url(settings.project_dir),
     }

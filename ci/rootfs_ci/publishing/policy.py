@@ -16,7 +16,7 @@ from rootfs_ci.config import Settings
 from rootfs_ci.errors import ConfigError, RegistryError, SmokeFailure
 from rootfs_ci.records import ImageRecord, SmokeRecord, read_record, stage_dir
 from rootfs_ci.registry.repository import Repository
-from rootfs_ci.version import project_version
+from rootfs_ci.version import CHANGELOG, project_version
 
 
 class ImmutableTagError(RegistryError):
@@ -24,7 +24,7 @@ class ImmutableTagError(RegistryError):
 
 
 def default_tag(settings: Settings) -> str:
-    return project_version(settings.project_dir / "CHANGELOG.md")
+    return project_version(settings.project_dir / CHANGELOG)
 
 
 def resolve_tags(settings: Settings, ref: str | None, sha: str | None) -> list[str]:
@@ -79,5 +79,5 @@ def check_version_tags(repository: Repository, digest: str, tags: Sequence[str])
         where = f"{repository.client.target.host}/{repository.name}"
         raise ImmutableTagError(
             f"{where} already has version tag {', '.join(conflicts)}, not {digest}; version tags are immutable: "
-            "release a new version (CHANGELOG.md) instead of re-publishing this one"
+            f"release a new version ({CHANGELOG}) instead of re-publishing this one"
         )

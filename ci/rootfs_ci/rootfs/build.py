@@ -14,7 +14,7 @@ from rootfs_ci.progress import Progress
 from rootfs_ci.records import RootfsFile, RootfsRecord, SbomFile, stage_dir, write_record
 from rootfs_ci.rootfs import buildroot, debian
 from rootfs_ci.rootfs.tarball import check_size, write_rootfs_tar
-from rootfs_ci.version import project_version
+from rootfs_ci.version import CHANGELOG, project_version
 
 BACKENDS = ("debian", "buildroot")
 
@@ -25,7 +25,7 @@ def build_rootfs(settings: Settings, name: str | None, arch: str | None, backend
     backend = backend or image.backend
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
-    version = project_version(settings.project_dir / "CHANGELOG.md")  # for the SBOM; fails before any work
+    version = project_version(settings.project_dir / CHANGELOG)  # for the SBOM; fails before any work
     progress = Progress("build", f"{name}/{arch}")
     out_dir = stage_dir(settings.dist_dir, name, arch)
     rootfs_tar = out_dir / "rootfs.tar"
