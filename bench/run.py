@@ -40,26 +40,15 @@ from rootfs_ci.image.oci import compress_layer  # noqa: E402
 from rootfs_ci.records import RootfsRecord, read_record  # noqa: E402
 from rootfs_ci.registry.local import LocalRegistry  # noqa: E402
 from rootfs_ci.rootfs.elf import is_elf  # noqa: E402
+from tests.helpers import copy_project  # noqa: E402
 from tests.registry_fixtures import free_port, running  # noqa: E402
 
-PROJECT_FILES = ("tasks.py", "invoke.yaml", "CHANGELOG.md")
-PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")
 STAGES = ("build", "image", "smoke", "publish")
 RECIPE_START = "#!/bin/sh\napachectl start &\n/bin/sh\n"  # the recipe's /bin/start.sh, verbatim
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
-
-
-def copy_project(path: Path) -> Path:
-    """A throwaway copy of this project (invoke.yaml, overlay, defconfigs, smoke specs) at ``path``."""
-    path.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        shutil.copy2(REPO / name, path / name)
-    for name in PROJECT_DIRS:
-        shutil.copytree(REPO / name, path / name, symlinks=True)
-    return path
 
 
 class Project:

@@ -27,7 +27,7 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import copy_project
+from tests.helpers import copy_project
 
 
 def flood(size: int) -> str:

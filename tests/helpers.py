@@ -80,7 +80,9 @@ class Project:
         return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-def make_project(target: Path, cache_dir: Path) -> Project:
+def copy_project(target: Path) -> Path:
+    """A throwaway copy of this project (invoke.yaml, overlay, defconfigs, smoke specs) at ``target``,
+    with a test CHANGELOG.md."""
     target.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         if (REPO / name).exists():
@@ -89,7 +91,11 @@ def make_project(target: Path, cache_dir: Path) -> Project:
         if (REPO / name).exists():
             shutil.copytree(REPO / name, target / name, symlinks=True)
     (target / "CHANGELOG.md").write_text(CHANGELOG)
-    project = Project(target)
+    return target
+
+
+def make_project(target: Path, cache_dir: Path) -> Project:
+    project = Project(copy_project(target))
     project.edit_config(lambda data: data["rootfs_ci"].update(cache_dir=str(cache_dir)))
     return project
 
