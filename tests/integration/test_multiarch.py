@@ -8,7 +8,7 @@ import docker
 import pytest
 
 from rootfs_ci.qemu import registered
-from rootfs_ci.smoke.checks import without_emulator
+from rootfs_ci.smoke.runtime import without_emulator
 from tests.helpers import Project
 
 

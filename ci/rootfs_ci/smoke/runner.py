@@ -22,7 +22,7 @@ from rootfs_ci.image.build import local_reference
 from rootfs_ci.progress import Progress
 from rootfs_ci.qemu import require_emulation
 from rootfs_ci.records import CheckResult, ImageRecord, SmokeRecord, read_record, stage_dir, write_record
-from rootfs_ci.smoke import checks, commands
+from rootfs_ci.smoke import checks, commands, runtime
 from rootfs_ci.smoke.containers import run_containers
 from rootfs_ci.smoke.report import print_failures, print_table, step_summary, write_junit
 from rootfs_ci.smoke.spec import Spec, load_spec
@@ -131,14 +131,14 @@ def _runtime_checks(target: checks.Target, spec: Spec, client: docker.DockerClie
     results = [checks.file_existence_check(test, target) for test in spec.fileExistenceTests]
     results += [checks.file_content_check(test, target) for test in spec.fileContentTests]
     if spec.pid1:
-        results.append(checks.pid1_check(spec.pid1, target))
+        results.append(runtime.pid1_check(spec.pid1, target))
     if spec.hostKernel:
-        results.append(checks.host_kernel_check(target))
-    results += [checks.process_check(test, target) for test in spec.processes]
+        results.append(runtime.host_kernel_check(target))
+    results += [runtime.process_check(test, target) for test in spec.processes]
     results += [commands.command_check(test, target) for test in spec.commandTests]
-    results += [checks.http_check(test, target) for test in spec.http]
-    results += [checks.log_check(test, target) for test in spec.logs]
-    results += [checks.interactive_check(test, target, client) for test in spec.interactive]
+    results += [runtime.http_check(test, target) for test in spec.http]
+    results += [runtime.log_check(test, target) for test in spec.logs]
+    results += [runtime.interactive_check(test, target, client) for test in spec.interactive]
     return results
 
 
@@ -209,9 +209,9 @@ def _container_checks(
         if ready.passed:
             results += _runtime_checks(target, spec, client)
         if target.container is not None:
-            logs = checks.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
+            logs = runtime.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
             if ready.passed and spec.stop:
-                results.append(checks.stop_check(spec.stop, target))
+                results.append(runtime.stop_check(spec.stop, target))
     return results, logs
 
 
