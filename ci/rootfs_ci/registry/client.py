@@ -15,26 +15,23 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from rootfs_ci.errors import RegistryError
-from rootfs_ci.registry.answers import ca_bundle, detail, error_codes, failure_reason, retry_after
+from rootfs_ci.registry.answers import ca_bundle, detail, failure_reason, retry_after
 from rootfs_ci.registry.auth import (
     CA_FILE_VAR,
-    SET_VARS_HINT,
     Challenge,
     Credentials,
     find_credentials,
     merge_scopes,
     parse_challenge,
 )
+from rootfs_ci.registry.refusals import UploadLost, denied, needs_credentials, rejected, unexpected
 from rootfs_ci.registry.target import TARGET_KEY, RegistryTarget, is_loopback
 from rootfs_ci.registry.transport import MAX_BODY, Bounds, Origin, Params, exchange, new_session, origin
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_CHUNK = 16 << 20
-_UPLOAD_LOST = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID", "RANGE_INVALID"})
 
-
-class UploadLost(RegistryError):
-    """The registry dropped an upload session (e.g. after a connection broke mid-chunk); start again."""
+__all__ = ["DEFAULT_CHUNK", "RETRY_STATUSES", "RegistryClient", "UploadLost", "open_client"]
 
 
 @dataclass
@@ -128,12 +125,9 @@ class RegistryClient:
             if response.status_code == 401:
                 raise self._rejected(what, response)
         if response.status_code == 403:
-            raise RegistryError(
-                f"{self.target.host} denied {what} (403{': ' + detail(response) if detail(response) else ''}); "
-                f"the {self.credentials or 'anonymous access'} lacks the rights for it"
-            )
+            raise denied(self.target.host, self.credentials, what, response)
         if response.status_code not in expected:
-            raise self._unexpected(method, what, response)
+            raise unexpected(self.target.host, method, what, response)
         return response
 
     def _send(
@@ -283,31 +277,10 @@ class RegistryClient:
             )
 
     def _needs_credentials(self, what: str) -> RegistryError:
-        note = self.credentials_note or SET_VARS_HINT.replace("HOST", self.target.host)
-        return RegistryError(f"{self.target.host} needs credentials for {what}: {note}")
+        return needs_credentials(self.target.host, self.credentials_note, what)
 
     def _rejected(self, what: str, response: requests.Response) -> RegistryError:
-        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-        if challenge is not None and challenge.error == "insufficient_scope":
-            return RegistryError(
-                f"{self.target.host} refused {what}: the {self.credentials or 'anonymous access'} lacks the rights "
-                f"for it ({challenge.params.get('scope', 'insufficient_scope')})"
-            )
-        if self.credentials is None:
-            return self._needs_credentials(what)
-        return RegistryError(
-            f"{self.target.host} rejected the {self.credentials} ({response.status_code} for {what}); "
-            "check the user name and password or token"
-        )
-
-    def _unexpected(self, method: str, what: str, response: requests.Response) -> RegistryError:
-        said = detail(response)
-        codes = {code for code, _ in error_codes(response)}
-        error_type = UploadLost if codes & _UPLOAD_LOST or response.status_code == 416 else RegistryError
-        return error_type(
-            f"{self.target.host} answered {response.status_code} {response.reason} to {method} for {what}"
-            f"{': ' + said if said else ''}"
-        )
+        return rejected(self.target.host, self.credentials, self.credentials_note, what, response)
 
 
 def open_client(target: RegistryTarget, environ: Mapping[str, str] | None = None, **options: Any) -> RegistryClient:

@@ -13,7 +13,8 @@ import requests
 from rootfs_ci.errors import RegistryError
 from rootfs_ci.image.oci import MEDIA_INDEX, MEDIA_MANIFEST
 from rootfs_ci.registry.auth import merge_scopes
-from rootfs_ci.registry.client import RegistryClient, UploadLost
+from rootfs_ci.registry.client import RegistryClient
+from rootfs_ci.registry.refusals import UploadLost
 
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
