@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, find, given, settings
 from hypothesis import strategies as st
 
 from rootfs_ci.archive import extract_tar
@@ -58,6 +58,27 @@ def everything_under(root: Path) -> set[Path]:
     return {Path(dirpath) / name for dirpath, dirs, files in os.walk(root) for name in dirs + files}
 
 
+def benign_members(members: list[tuple[str, str, str]]) -> bool:
+    """Only plain files and directories with plain relative names, and no file where another member
+    needs a directory: an archive extract_tar must accept."""
+    if any(kind not in ("file", "dir") for kind, _, _ in members):
+        return False
+    if any(segment in ("", ".", "..") for _, name, _ in members for segment in name.split("/")):
+        return False
+    files = {name for kind, name, _ in members if kind == "file"}
+    dirs = {name for kind, name, _ in members if kind == "dir"}
+    inside_a_file = any(name.startswith(file + "/") for file in files for _, name, _ in members)
+    return not inside_a_file and not files & dirs
+
+
+def assert_extracted(members: list[tuple[str, str, str]], into: Path) -> None:
+    """A benign archive's top-level entries are all there, files as files and directories as directories."""
+    assert {p.name for p in into.iterdir()} == {name.split("/")[0] for _, name, _ in members}
+    for kind, name, _ in members:
+        if "/" not in name:
+            assert (into / name).is_file() if kind == "file" else (into / name).is_dir(), f"{name} is not a {kind}"
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(members=hostile_members())
 def test_extraction_stays_inside_or_refuses(tmp_path_factory: pytest.TempPathFactory, members) -> None:
@@ -66,8 +87,13 @@ def test_extraction_stays_inside_or_refuses(tmp_path_factory: pytest.TempPathFac
     outside.mkdir()
     (outside / "victim").write_text("safe\n")
     into = sandbox / "into"
-    with contextlib.suppress(UnsafeArchiveError, BackendError):
-        extract_tar(io.BytesIO(make_tar(members)), into, "hostile.tar")
+    if benign_members(members):
+        event("benign archive: must be accepted")
+        extract_tar(io.BytesIO(make_tar(members)), into, "benign.tar")  # refusing it would be a bug
+        assert_extracted(members, into)
+    else:
+        with contextlib.suppress(UnsafeArchiveError, BackendError):
+            extract_tar(io.BytesIO(make_tar(members)), into, "hostile.tar")
     # nothing was written beside the destination, the victim is untouched
     assert {p.name for p in sandbox.iterdir()} <= {"outside", "into"}
     assert everything_under(outside) == {outside / "victim"}
@@ -121,6 +147,26 @@ def hostile_trees(draw: st.DrawFn) -> tuple[list[tuple[str, str]], list[tuple[st
     return tree_links, overlay
 
 
+def build_overlay(overlay: Path, overlay_entries: list[tuple[str, str, str]]) -> None:
+    """The overlay dir the entries describe, built inside itself; entries that clash with earlier ones are skipped."""
+    overlay.mkdir()
+    for kind, name, target in overlay_entries:
+        relative = "/".join(part for part in name.split("/") if part not in ("", ".", ".."))
+        if not relative:
+            continue
+        try:
+            path = resolve_in_root(overlay, relative, follow_last=False)  # build the overlay inside itself
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "file" and not path.exists():
+                path.write_text("pwned\n")
+            elif kind == "dir" and not path.exists():
+                path.mkdir()
+            elif kind == "symlink" and not path.exists() and not path.is_symlink():
+                path.symlink_to(target)
+        except (OSError, UnsafeArchiveError):
+            continue
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=hostile_trees())
 def test_overlays_never_write_outside_the_rootfs(tmp_path_factory: pytest.TempPathFactory, case) -> None:
@@ -139,26 +185,52 @@ def test_overlays_never_write_outside_the_rootfs(tmp_path_factory: pytest.TempPa
         except (UnsafeArchiveError, OSError):
             continue
     overlay = sandbox / "overlay"
-    overlay.mkdir()
-    for kind, name, target in overlay_entries:
-        relative = "/".join(part for part in name.split("/") if part not in ("", ".", ".."))
-        if not relative:
-            continue
-        try:
-            path = resolve_in_root(overlay, relative, follow_last=False)  # build the overlay inside itself
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if kind == "file" and not path.exists():
-                path.write_text("pwned\n")
-            elif kind == "dir" and not path.exists():
-                path.mkdir()
-            elif kind == "symlink" and not path.exists() and not path.is_symlink():
-                path.symlink_to(target)
-        except (OSError, UnsafeArchiveError):
-            continue
-    with contextlib.suppress(BackendError, UnsafeArchiveError, OSError):
-        apply_overlay(overlay, tree)
+    build_overlay(overlay, overlay_entries)
+    if benign_tree(case):
+        event("benign overlay: must be applied")
+        apply_overlay(overlay, tree)  # refusing it would be a bug
+        assert relative_entries(tree) == relative_entries(overlay)
+    else:
+        with contextlib.suppress(BackendError, UnsafeArchiveError, OSError):
+            apply_overlay(overlay, tree)
     assert everything_under(outside) == set()
     assert {p.name for p in sandbox.iterdir()} <= {"outside", "tree", "overlay"}
+
+
+def benign_tree(case: tuple[list[tuple[str, str]], list[tuple[str, str, str]]]) -> bool:
+    """No links in the rootfs and none in the overlay: only files and directories copied into an empty tree."""
+    tree_links, overlay_entries = case
+    return not tree_links and all(kind != "symlink" for kind, _, _ in overlay_entries)
+
+
+def relative_entries(root: Path) -> set[tuple[str, bool]]:
+    return {(path.relative_to(root).as_posix(), path.is_dir()) for path in everything_under(root)}
+
+
+def test_the_archive_generator_yields_benign_archives_and_they_are_accepted(tmp_path: Path) -> None:
+    """The property test above is not vacuous: its generator gives archives with no hostile member, and
+    extract_tar accepts such an archive whole."""
+    members = find(
+        hostile_members(),
+        lambda found: benign_members(found) and {kind for kind, _, _ in found} == {"file", "dir"},
+        settings=settings(database=None, max_examples=5000),
+    )
+    extract_tar(io.BytesIO(make_tar(members)), tmp_path / "into", "benign.tar")
+    assert_extracted(members, tmp_path / "into")
+
+
+def test_the_tree_generator_yields_benign_overlays_and_they_are_applied(tmp_path: Path) -> None:
+    """Likewise for overlays: a generated overlay of files and directories is copied whole into the rootfs."""
+    _, overlay_entries = find(
+        hostile_trees(),
+        lambda found: benign_tree(found) and {kind for kind, _, _ in found[1]} == {"file", "dir"},
+        settings=settings(database=None, max_examples=5000),
+    )
+    overlay, tree = tmp_path / "overlay", tmp_path / "tree"
+    tree.mkdir()
+    build_overlay(overlay, overlay_entries)
+    assert apply_overlay(overlay, tree) == len(relative_entries(overlay)) > 0
+    assert relative_entries(tree) == relative_entries(overlay)
 
 
 def test_an_overlay_path_too_long_for_the_file_system_is_one_backend_error(tmp_path: Path) -> None:
