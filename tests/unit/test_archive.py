@@ -157,7 +157,7 @@ def build_overlay(overlay: Path, overlay_entries: list[tuple[str, str, str]]) ->
         try:
             path = resolve_in_root(overlay, relative, follow_last=False)  # build the overlay inside itself
             path.parent.mkdir(parents=True, exist_ok=True)
-            if kind == "file" and not path.exists():
+            if kind == "file" and not path.exists() and not path.is_symlink():  # never write through a link
                 path.write_text("pwned\n")
             elif kind == "dir" and not path.exists():
                 path.mkdir()
