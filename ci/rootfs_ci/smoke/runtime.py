@@ -137,7 +137,7 @@ def container_logs(target: Target, deadline: float, tail: int | None = None) -> 
 
 def log_check(test: s.LogCheck, target: Target) -> CheckResult:
     def check() -> Outcome:
-        deadline = time.monotonic() + LOG_WAIT  # logs are written asynchronously by the engine
+        deadline = time.monotonic() + test.timeoutSeconds  # logs are written asynchronously by the engine
         while True:
             logs = container_logs(target, deadline + LOG_WAIT)
             missing = matches_all(test.expected, logs.text())

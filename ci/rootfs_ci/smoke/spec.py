@@ -119,6 +119,9 @@ class Pid1Check(StrictModel):
 class LogCheck(StrictModel):
     name: str
     expected: tuple[str, ...] = Field(description="regexes the container's stdout+stderr must match")
+    timeoutSeconds: float = Field(
+        5.0, gt=0, description="seconds to wait for the lines: the engine writes logs asynchronously"
+    )
 
     _check_regexes = field_validator("expected")(_regexes)
 
