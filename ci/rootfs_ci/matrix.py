@@ -17,7 +17,6 @@ from rootfs_ci.buildroot.source import Cache
 from rootfs_ci.config import Settings
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.fsutil import shown, tree_listing
-from rootfs_ci.github import write_outputs as write_outputs  # noqa: PLC0414 (re-exported: tests import it from here)
 from rootfs_ci.records import stage_dir
 from rootfs_ci.rootfs.build import BACKENDS
 

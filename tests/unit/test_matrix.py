@@ -11,7 +11,8 @@ import yaml
 
 from rootfs_ci.config import NAMESPACE, load_settings
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.matrix import build_matrix, buildroot_cache_key, job_info, write_outputs
+from rootfs_ci.github import write_outputs
+from rootfs_ci.matrix import build_matrix, buildroot_cache_key, job_info
 from tests.helpers import Project, read_github_output
 
 
