@@ -30,8 +30,9 @@ from urllib.parse import parse_qs, urlsplit
 import bcrypt
 
 from rootfs_ci.image.oci import ImageSettings, WrittenImage, write_image_archive
-from rootfs_ci.records import ImageRecord, Layer, SmokeRecord, write_record
+from rootfs_ci.records import ImageRecord, Layer, RootfsFile, RootfsRecord, SbomFile, SmokeRecord, write_record
 from rootfs_ci.registry.local import HOST, LocalRegistry, start, stop
+from rootfs_ci.sbom import SBOM_LABEL
 
 
 @dataclass(frozen=True)
@@ -229,8 +230,34 @@ def write_tiny_image(
     return written
 
 
+def write_rootfs_record(directory: Path, image: str, arch: str, rootfs_sha256: str, content: bytes) -> str:
+    """rootfs.json and sbom.json as the build stage writes them (a one-component SBOM); the SBOM's digest."""
+    sbom = json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6", "metadata": {"component": {"name": image}}})
+    sbom_bytes = sbom.encode() + content
+    (directory / "sbom.json").write_bytes(sbom_bytes)
+    sbom_sha = hashlib.sha256(sbom_bytes).hexdigest()
+    record = RootfsRecord(
+        tool="rootfs-ci test",
+        image=image,
+        arch=arch,
+        backend="debian",
+        rootfs=RootfsFile(path="rootfs.tar", sha256=rootfs_sha256, size=0),
+        source_date_epoch=0,
+        overlays=(),
+        packages=(),
+        sbom=SbomFile(
+            path="sbom.json", sha256=sbom_sha, media_type="application/vnd.cyclonedx+json", spec_version="1.6"
+        ),
+        labels={SBOM_LABEL: f"sha256:{sbom_sha}"},
+    )
+    write_record(directory / RootfsRecord.FILE, record)
+    return f"sha256:{sbom_sha}"
+
+
 def write_records(directory: Path, image: str, arch: str, written: WrittenImage, *, passed: bool = True) -> None:
-    """image.json and smoke.json as the image and smoke stages write them, for a tiny image."""
+    """rootfs.json, sbom.json, image.json and smoke.json as the stages write them, for a tiny image."""
+    rootfs_sha256 = written.diff_id.removeprefix("sha256:")
+    sbom = write_rootfs_record(directory, image, arch, rootfs_sha256, written.manifest.digest.encode())
     image_record = ImageRecord(
         image=image,
         arch=arch,
@@ -239,9 +266,9 @@ def write_records(directory: Path, image: str, arch: str, written: WrittenImage,
         config_digest=written.config.digest,
         manifest_digest=written.manifest.digest,
         layer=Layer(digest=written.layer.digest, size=written.layer.size, diff_id=written.diff_id),
-        rootfs_sha256=written.diff_id.removeprefix("sha256:"),
+        rootfs_sha256=rootfs_sha256,
         rootfs_size=0,  # the rootfs.tar is gone; publish and verify read neither rootfs field
-        labels={"org.opencontainers.image.version": "test"},
+        labels={"org.opencontainers.image.version": "test", SBOM_LABEL: sbom},
     )
     smoke_record = SmokeRecord(
         image=image,

@@ -73,7 +73,8 @@ def test_tag_schema_on_debian_registry(registry_server: LocalRegistry, repo_name
         sbom, statement = _attach_two(repository, subject)
         assert _attach_two(repository, subject) == (sbom, statement)  # idempotent: listed once each
         _check_listing(repository, subject, sbom, statement)
-        assert referrers_tag(subject.digest) in repository.tags()
+        assert repository.tags(referrers=True) == ["1.0.0", referrers_tag(subject.digest)]
+        assert repository.tags() == ["1.0.0"]
     # What a plain HTTP client sees: the API answers 404, the tag holds the index.
     base = f"{registry_server.url}/v2/{repo_name}"
     assert requests.get(f"{base}/referrers/{subject.digest}", timeout=10).status_code == 404

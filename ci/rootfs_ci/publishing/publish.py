@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rootfs_ci.attest.attach import attach, gather
 from rootfs_ci.config import Settings
 from rootfs_ci.errors import ConfigError, ImageError
 from rootfs_ci.github import write_outputs
@@ -19,6 +20,7 @@ from rootfs_ci.publishing.policy import check_version_tags, default_tag, smoke_t
 from rootfs_ci.records import PublishRecord, PushedBlobs, stage_dir, write_record
 from rootfs_ci.registry.client import open_client
 from rootfs_ci.registry.push import push_image
+from rootfs_ci.registry.referrers import Descriptor
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import check_tag, parse_target
 
@@ -34,7 +36,8 @@ def publish(
     environ: Mapping[str, str] | None = None,
     client_options: Mapping[str, Any] | None = None,
 ) -> PublishRecord:
-    """Push dist/IMAGE/ARCH/image.tar under ``tags`` (default: the project version); write publish.json.
+    """Push dist/IMAGE/ARCH/image.tar under ``tags`` (default: the project version), attach its SBOM and
+    provenance as referrers (rootfs_ci.attest); write publish.json.
 
     ``by_digest`` pushes the manifest by digest only, with no tag (a release then merges the
     architectures into one tagged index: rootfs_ci.publishing.multiarch.publish_index).
@@ -54,12 +57,17 @@ def publish(
             f"run 'invoke image --image {name}' and 'invoke smoke --image {name}' again"
         )
     tags = [] if by_digest else list(dict.fromkeys(check_tag(tag) for tag in (tags or [default_tag(settings)])))
+    repository_name = target.repository(name)
+    attestations = gather(settings, image_record, f"{target.host}/{repository_name}", layout.manifest_digest, environ)
     progress = Progress("publish", f"{name}/{arch}")
     progress.step(f"pushing {layout.manifest_digest[:19]}... to {target} as {', '.join(tags) or 'digest only'}")
     with open_client(target, environ, **(client_options or {})) as client:
-        repository = Repository(client, target.repository(name), push=True)
+        repository = Repository(client, repository_name, push=True)
         check_version_tags(repository, layout.manifest_digest, tags)
         result = push_image(repository, layout, tags, progress=progress)
+        subject = Descriptor(layout.media_type, layout.manifest_digest, len(layout.manifest))
+        for attached in attach(repository, subject, attestations):
+            progress.step(f"attached {attached.artifact_type} {attached.digest[:19]}... to {result.digest[:19]}...")
     record = PublishRecord(
         image=name,
         arch=arch,

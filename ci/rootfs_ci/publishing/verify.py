@@ -1,8 +1,10 @@
 """``verify``: pull a published tag back and prove it is the smoke-tested digest, then smoke it again.
 
 verify checks what the registry sends for the tag (for a multi-arch index: its entry for the
-architecture), pulls that digest through the local engine, checks the engine's RepoDigest, and runs
-the smoke spec on the pulled image (recorded as verify-smoke.json, apart from the smoke.json publish trusts).
+architecture), the referrers of that digest (rootfs_ci.attest.check: the SBOM of the smoke-tested
+build, a provenance naming the digest and the commit, every artifact by digest), pulls that digest
+through the local engine, checks the engine's RepoDigest, and runs the smoke spec on the pulled
+image (recorded as verify-smoke.json, apart from the smoke.json publish trusts).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound
 
 from rootfs_ci.arch import architecture as architecture_named
+from rootfs_ci.attest.attach import sbom_digest
+from rootfs_ci.attest.check import check_attestations
+from rootfs_ci.attest.provenance import build_source
 from rootfs_ci.config import Settings
 from rootfs_ci.engine import connect
 from rootfs_ci.errors import EngineError, RegistryError
@@ -111,9 +116,12 @@ def verify(
     registry_target: str | None,
     *,
     keep: bool = False,
+    commit: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> VerifyRecord:
-    """Pull IMAGE:TAG from the registry, prove it is the smoke-tested digest, and smoke it again."""
+    """Pull IMAGE:TAG from the registry, prove it is the smoke-tested digest with the smoke-tested build's
+    SBOM and a provenance naming it and ``commit`` (default: the image's revision label) attached, and
+    smoke it again."""
     environ = os.environ if environ is None else environ
     target = parse_target(registry_target or settings.config.registry.target)
     name, image_config = settings.image(image)
@@ -125,7 +133,13 @@ def verify(
     reference = f"{target.host}/{repository}:{tag}"
     progress = Progress("verify", reference)
     with open_client(target, environ) as client:
-        check_published(Repository(client, repository), tag, arch, expected, progress)
+        registry_repository = Repository(client, repository)
+        check_published(registry_repository, tag, arch, expected, progress)
+        if commit is None:
+            commit = build_source(image_record, settings.project_dir, environ).commit
+        checked = check_attestations(registry_repository, expected, sbom_digest(image_record), commit)
+        for item in checked:
+            progress.step(f"referrer {item.descriptor.artifact_type} {item.descriptor.digest[:19]}... checked")
     engine = connect()
     # By digest: one platform's manifest, whatever the tag names (a single manifest or an index).
     pulled = f"{target.host}/{repository}@{expected}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urljoin
@@ -18,6 +19,7 @@ from rootfs_ci.registry.refusals import UploadLost
 
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+REFERRERS_TAG = re.compile(r"sha256-[0-9a-f]{64}")
 MANIFEST_ACCEPT = ", ".join((MEDIA_MANIFEST, MEDIA_INDEX, MEDIA_DOCKER_MANIFEST, MEDIA_DOCKER_LIST))
 
 
@@ -242,8 +244,9 @@ class Repository:
                 )
         return body, ManifestInfo(computed, _media_type(body) or response.headers.get("Content-Type", ""), len(body))
 
-    def tags(self, page_size: int | None = None) -> list[str]:
-        """Every tag, following the Link: <...>; rel="next" pagination."""
+    def tags(self, page_size: int | None = None, *, referrers: bool = False) -> list[str]:
+        """Every tag, following the Link: <...>; rel="next" pagination; the referrers tag schema's
+        ``sha256-<hex>`` tags (indexes of artifacts, not images) only with ``referrers``."""
         tags: list[str] = []
         url: str | None = f"/v2/{self.name}/tags/list"
         params = {"n": str(page_size)} if page_size else None
@@ -258,4 +261,4 @@ class Repository:
             except (ValueError, AttributeError):
                 raise RegistryError(f"{self.client.target.host} sent an unreadable tag list for {self.name}") from None
             url, params = response.links.get("next", {}).get("url"), None
-        return tags
+        return tags if referrers else [tag for tag in tags if not REFERRERS_TAG.fullmatch(tag)]

@@ -77,11 +77,37 @@ class RegistryTarget:
         return f"{self.host}/{self.namespace}" if self.namespace else self.host
 
 
+# user:password@ or scheme://token@ in a text; 'name:tag@sha256:...' (a reference) is not credentials.
+_SCHEME_USERINFO = re.compile(r"(?<=://)[^\s/@'\"]+@")
+_USERINFO = re.compile(r"[^\s/@'\"]+:[^\s/@'\"]+@(?!sha256:)")
+REDACTED = "***"
+
+
+def redact(text: str) -> str:
+    """``text`` with the user info of anything URL-like (``user:secret@``, ``https://token@``) masked."""
+    return _USERINFO.sub(REDACTED + "@", _SCHEME_USERINFO.sub(REDACTED + "@", text))
+
+
+def _refuse_credentials(value: str) -> None:
+    """A target never holds credentials (they would end up in records, logs and process lists)."""
+    if "@" in value:
+        scheme, separator, rest = value.strip().partition("://")
+        shown = f"{scheme}{separator}" if separator else ""
+        host = (rest if separator else scheme).rpartition("@")[2]
+        raise ConfigError(
+            f"registry target '{shown}{REDACTED}@{host}' holds credentials; give only HOST[:PORT][/NAMESPACE] in "
+            f"{TARGET_KEY} or --registry, and the user and password in ROOTFS_CI_REGISTRY_USER and "
+            "ROOTFS_CI_REGISTRY_PASSWORD (or 'docker login HOST')"
+        )
+
+
 def parse_target(value: str) -> RegistryTarget:
     """``HOST[:PORT][/NAMESPACE]``, optionally with ``https://`` (e.g. a loopback TLS registry in tests).
 
-    Plain HTTP is only used for loopback hosts; everything else is HTTPS.
+    Plain HTTP is only used for loopback hosts; everything else is HTTPS. Credentials in it are refused
+    without being shown.
     """
+    _refuse_credentials(value)
     text = value.strip().rstrip("/")
     scheme = ""
     if "://" in text:

@@ -15,6 +15,7 @@ from invoke.exceptions import Exit
 
 from rootfs_ci.config import NAMESPACE, Settings, load_settings
 from rootfs_ci.errors import RootfsCiError
+from rootfs_ci.registry.target import redact
 from rootfs_ci.signals import term_as_interrupt
 
 P = ParamSpec("P")
@@ -37,7 +38,8 @@ def one_line(message: str) -> str:
 
 
 def fail(message: str, code: int) -> Exit:
-    return Exit(f"rootfs-ci: error: {one_line(message)}", code=code)
+    """The error line; credentials in a URL-like value of the message (user:secret@host) are masked."""
+    return Exit(f"rootfs-ci: error: {one_line(redact(message))}", code=code)
 
 
 def boundary(func: Callable[P, R]) -> Callable[P, R]:

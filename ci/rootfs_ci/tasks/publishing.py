@@ -1,4 +1,5 @@
-"""The ``publishing`` collection: publish (push the smoke-tested image) and verify (pull it back and check it)."""
+"""The ``publishing`` collection: publish (push the smoke-tested image and its attestations), verify (pull it
+back and check it) and attestations (list what is attached to a tag)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def publish(
         "registry": REGISTRY_HELP,
         "tag": "tag to pull and check (default: the CHANGELOG version)",
         "keep": "keep the pulled image in the engine (default: remove it after the check)",
+        "commit": "git commit the provenance must name (default: the image's org.opencontainers.image.revision)",
     }
 )
 @boundary
@@ -63,12 +65,39 @@ def verify(
     registry: str | None = None,
     tag: str | None = None,
     keep: bool = False,
+    commit: str | None = None,
 ) -> None:
-    """Pull a published tag, check it is the smoke-tested digest, and run the smoke spec on it."""
+    """Pull a published tag, check it is the smoke-tested digest with its SBOM and provenance attached,
+    and run the smoke spec on it."""
     from rootfs_ci.publishing.verify import verify as verify_image
 
-    record = verify_image(settings(c), image, arch, tag, registry, keep=keep)
+    record = verify_image(settings(c), image, arch, tag, registry, keep=keep, commit=commit)
     emit(f"verified {record.reference}: {record.manifest_digest} ({record.checks} smoke checks passed)")
 
 
-ns = Collection("publishing", publish, verify)
+@task(
+    help={
+        "tag": "tag to look up (default: the CHANGELOG version)",
+        "image": IMAGE_HELP,
+        "registry": REGISTRY_HELP,
+    }
+)
+@boundary
+def attestations(c: Context, tag: str | None = None, image: str | None = None, registry: str | None = None) -> None:
+    """List the SBOM and provenance attached to a published tag (each platform's manifest of an index)."""
+    from rootfs_ci.attest.listing import attestations as listed
+    from rootfs_ci.attest.listing import lines
+    from rootfs_ci.publishing.policy import default_tag
+    from rootfs_ci.registry.client import open_client
+    from rootfs_ci.registry.repository import Repository
+    from rootfs_ci.registry.target import check_tag, parse_target
+
+    config = settings(c)
+    target = parse_target(registry or config.config.registry.target)
+    name, _ = config.image(image)
+    with open_client(target) as client:
+        found = listed(Repository(client, target.repository(name)), check_tag(tag or default_tag(config)))
+    emit(*lines(found))
+
+
+ns = Collection("publishing", publish, verify, attestations)
