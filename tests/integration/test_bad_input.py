@@ -269,6 +269,11 @@ REGISTRY_CATALOGUE = {
     "registry target with a newline": Case(
         ("publish", "--registry", "127.0.0.1:5601\n/ns"), 2, "does not start with a host like ghcr.io"
     ),
+    "registry target with credentials": Case(
+        ("publish", "--registry", "ci-user:hunter2-s3cret@127.0.0.1:5601/ns"),
+        2,
+        "registry target '***@127.0.0.1:5601/ns' holds credentials; give only HOST[:PORT][/NAMESPACE]",
+    ),
     "plain HTTP to a *.localhost registry": Case(
         ("publish", "--registry", "http://registry.localhost:5000"), 2, "plain HTTP is only allowed on loopback"
     ),

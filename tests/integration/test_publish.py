@@ -292,6 +292,38 @@ def test_invoke_publish_wrong_credentials_never_shows_them(project: Path, basic_
             assert secret not in text
 
 
+def test_publish_with_credentials_never_echoes_or_writes_the_secret(
+    project: Path, basic_registry: AuthRegistry, tmp_path: Path
+) -> None:
+    """Every output of a publish with credentials (stdout, stderr, GITHUB_OUTPUT, every file written under the
+    project, the attestations pushed) is free of the password; a target with credentials in it is refused
+    without echoing them."""
+    stage_tiny_image(project, b"secret")
+    secret = basic_registry.password
+    output = tmp_path / "github_output"
+    env = {
+        "ROOTFS_CI_REGISTRY_USER": basic_registry.user,
+        "ROOTFS_CI_REGISTRY_PASSWORD": secret,
+        "ROOTFS_CI_REGISTRY_CA_FILE": str(basic_registry.ca_file),
+        "GITHUB_OUTPUT": str(output),
+    }
+    address = basic_registry.registry.address
+    target = f"{basic_registry.target}/s{uuid.uuid4().hex[:10]}"
+    inline = Project(project).invoke("publish", "--registry", f"{basic_registry.user}:{secret}@{address}", env=env)
+    assert inline.returncode == 2
+    assert inline.stderr.splitlines()[-1].startswith(f"rootfs-ci: error: registry target '***@{address}' holds")
+    published = Project(project).invoke("publish", "--registry", target, env=env)
+    assert published.returncode == 0, published.stderr
+    listed = Project(project).invoke("attestations", "--registry", target, "--tag", "1.0.0", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 3  # the manifest, its SBOM and its provenance
+    written = [path for path in project.rglob("*") if path.is_file()] + [output]
+    texts = [inline.stdout, inline.stderr, published.stdout, published.stderr, listed.stdout, listed.stderr]
+    texts += [path.read_bytes().decode("latin-1") for path in written]
+    assert all(secret not in text and basic_registry.user + ":" not in text for text in texts)
+    assert "digest=sha256:" in output.read_text()
+
+
 # -- end to end: build -> image -> smoke -> publish -> verify ---------------------------------
 
 
