@@ -28,7 +28,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import bcrypt
+import yaml
 
+from rootfs_ci.config import Settings, load_settings
 from rootfs_ci.image.oci import ImageSettings, WrittenImage, write_image_archive
 from rootfs_ci.records import ImageRecord, Layer, RootfsFile, RootfsRecord, SbomFile, SmokeRecord, write_record
 from rootfs_ci.registry.local import HOST, LocalRegistry, start, stop
@@ -303,6 +305,12 @@ def write_project(path: Path, *, target: str, local_port: int = 5000, version: s
     (path / "invoke.yaml").write_text(json.dumps(config))  # JSON is YAML
     (path / "CHANGELOG.md").write_text(f"# Changelog\n\n## [Unreleased]\n\n## [{version}] - 2026-01-01\n")
     return path
+
+
+def project_settings(project: Path) -> Settings:
+    """The settings of a project write_project made, as the tasks load them (SOURCE_DATE_EPOCH 0)."""
+    raw = yaml.safe_load((project / "invoke.yaml").read_text())["rootfs_ci"]
+    return load_settings(raw, project, {"SOURCE_DATE_EPOCH": "0"})
 
 
 def stage_tiny_image(project: Path, content: bytes, *, arch: str = "x86_64", passed: bool = True) -> WrittenImage:

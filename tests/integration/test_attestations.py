@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from rootfs_ci.attest.check import check_attestations
 from rootfs_ci.attest.provenance import PREDICATE_TYPE, STATEMENT_TYPE
-from rootfs_ci.config import Settings, load_settings
 from rootfs_ci.errors import RegistryError
-from rootfs_ci.image.oci import MEDIA_MANIFEST
+from rootfs_ci.image.oci import MEDIA_MANIFEST, WrittenImage
 from rootfs_ci.publishing.publish import publish
 from rootfs_ci.registry.client import RegistryClient
 from rootfs_ci.registry.local import LocalRegistry
@@ -24,7 +22,7 @@ from rootfs_ci.registry.referrers import ArtifactBlob, Descriptor, push_artifact
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
 from tests.helpers import Project
-from tests.registry_fixtures import TINY, stage_tiny_image, write_project
+from tests.registry_fixtures import TINY, project_settings, stage_tiny_image, write_project
 
 SBOM = "application/vnd.cyclonedx+json"
 PROVENANCE = "application/vnd.in-toto+json"
@@ -39,18 +37,13 @@ GITHUB = {
 
 
 @pytest.fixture
-def target(registry_server: LocalRegistry) -> str:
-    return f"{registry_server.address}/a{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def project(tmp_path: Path, target: str) -> Path:
-    return write_project(tmp_path / "project", target=target)
-
-
-def settings_of(project: Path) -> Settings:
-    raw = yaml.safe_load((project / "invoke.yaml").read_text())["rootfs_ci"]
-    return load_settings(raw, project, {"SOURCE_DATE_EPOCH": "0"})
+def published(tmp_path: Path, registry_server: LocalRegistry) -> tuple[Path, str, WrittenImage]:
+    """A tiny image staged in a project and published (tag 1.0.0) to a fresh namespace, as in GitHub."""
+    target = f"{registry_server.address}/a{uuid.uuid4().hex[:10]}"
+    project = write_project(tmp_path / "project", target=target)
+    written = stage_tiny_image(project, target.encode())
+    publish(project_settings(project), TINY, None, None, None, environ=GITHUB)
+    return project, target, written
 
 
 def repository(target: str) -> Repository:
@@ -68,13 +61,14 @@ def tag_index(registry: LocalRegistry, target: str, digest: str) -> list[dict]:
     return list(answer.json()["manifests"])
 
 
-def test_publish_attaches_sbom_and_provenance(project: Path, target: str, registry_server: LocalRegistry) -> None:
-    written = stage_tiny_image(project, b"attested")
+def test_publish_attaches_sbom_and_provenance(
+    published: tuple[Path, str, WrittenImage], registry_server: LocalRegistry
+) -> None:
+    project, target, written = published
     digest = written.manifest.digest
-    publish(settings_of(project), TINY, None, None, None, environ=GITHUB)
     first = tag_index(registry_server, target, digest)
     assert [entry["artifactType"] for entry in first] == [SBOM, PROVENANCE]
-    publish(settings_of(project), TINY, None, None, None, environ=GITHUB)  # again: same bytes, listed once
+    publish(project_settings(project), TINY, None, None, None, environ=GITHUB)  # again: same bytes, listed once
     assert tag_index(registry_server, target, digest) == first
     repo = repository(target)
     sbom_bytes = (project / "dist" / TINY / "x86_64" / "sbom.json").read_bytes()
@@ -104,9 +98,8 @@ def _layer(repo: Repository, artifact: str) -> str:
     return str(json.loads(body)["layers"][0]["digest"])
 
 
-def test_verify_names_a_tampered_sbom_in_one_line(project: Path, target: str) -> None:
-    written = stage_tiny_image(project, b"tampered")
-    publish(settings_of(project), TINY, None, None, None, environ=GITHUB)
+def test_verify_names_a_tampered_sbom_in_one_line(published: tuple[Path, str, WrittenImage]) -> None:
+    project, target, written = published
     listing = Project(project).invoke("attestations", "--tag", "1.0.0")
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()

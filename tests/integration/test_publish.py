@@ -15,9 +15,8 @@ from typing import Any
 
 import docker
 import pytest
-import yaml
 
-from rootfs_ci.config import Settings, load_settings
+from rootfs_ci.config import Settings
 from rootfs_ci.errors import ConfigError, ImageError, RegistryError, SmokeFailure
 from rootfs_ci.image.layout import read_layout
 from rootfs_ci.image.oci import MEDIA_INDEX
@@ -31,7 +30,15 @@ from rootfs_ci.registry.push import push_image, push_index
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
 from tests.helpers import Project, engine_state, make_project
-from tests.registry_fixtures import TINY, AuthRegistry, free_port, stage_tiny_image, write_project, write_tiny_image
+from tests.registry_fixtures import (
+    TINY,
+    AuthRegistry,
+    free_port,
+    project_settings,
+    stage_tiny_image,
+    write_project,
+    write_tiny_image,
+)
 
 FAST = {"attempts": 2, "backoff": 0.0}
 
@@ -52,8 +59,7 @@ def project(tmp_path: Path, target: str) -> Path:
 
 
 def settings_of(project: Path) -> Settings:
-    raw = yaml.safe_load((project / "invoke.yaml").read_text())["rootfs_ci"]
-    return load_settings(raw, project, {"SOURCE_DATE_EPOCH": "0"})
+    return project_settings(project)
 
 
 def repository(target: str, name: str = TINY) -> Repository:
@@ -71,7 +77,7 @@ def tag_digests(repo: Repository) -> dict[str, str]:
 
 
 def run_publish(project: Path, tags: list[str] | None, **kwargs: Any) -> PublishRecord:
-    return publish(settings_of(project), TINY, None, None, tags, environ={}, client_options=FAST, **kwargs)
+    return publish(project_settings(project), TINY, None, None, tags, environ={}, client_options=FAST, **kwargs)
 
 
 # -- the smoke gate ---------------------------------------------------------------------------
@@ -110,7 +116,7 @@ def test_publish_pushes_the_smoke_tested_digest_and_records_it(
     written = stage_tiny_image(project, b"first")
     output = tmp_path / "github_output"
     record = publish(
-        settings_of(project), TINY, None, None, None, environ={"GITHUB_OUTPUT": str(output)}, client_options=FAST
+        project_settings(project), TINY, None, None, None, environ={"GITHUB_OUTPUT": str(output)}, client_options=FAST
     )
     digest = written.manifest.digest
     assert record.tags == ("1.0.0",)  # no --ref: the CHANGELOG version
@@ -215,14 +221,14 @@ def test_verify_refuses_a_tag_that_is_not_the_smoke_tested_digest(project: Path,
     run_publish(project, ["1.0.0"])
     tested = stage_tiny_image(project, b"tested later")
     with pytest.raises(RegistryError) as caught:
-        verify(settings_of(project), TINY, None, "1.0.0", None, environ={})
+        verify(project_settings(project), TINY, None, "1.0.0", None, environ={})
     assert str(caught.value) == (
         f"{target}/{TINY}:1.0.0 is {published.manifest.digest}, but the smoke-tested digest is {tested.manifest.digest}"
     )
     with pytest.raises(
         RegistryError, match=r":9.9.9 does not exist; publish it first \('invoke publish --image tiny'\)"
     ):
-        verify(settings_of(project), TINY, None, "9.9.9", None, environ={})
+        verify(project_settings(project), TINY, None, "9.9.9", None, environ={})
 
 
 # -- through the invoke CLI -------------------------------------------------------------------

@@ -13,7 +13,6 @@ import logging
 import secrets
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from rootfs_ci.registry.auth import Credentials, find_credentials, merge_scopes,
 from rootfs_ci.registry.client import RegistryClient, open_client
 from rootfs_ci.registry.local import LocalRegistry
 from rootfs_ci.registry.push import push_image
+from rootfs_ci.registry.referrers import ArtifactBlob
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import check_tag, is_loopback, parse_target
 from tests.fakeregistry import Answer, FakeServer, Seen, wait_until
@@ -33,20 +33,8 @@ from tests.faultproxy import FaultProxy
 from tests.registry_fixtures import AuthRegistry, free_port, make_cert, write_tiny_image
 
 
-@dataclass(frozen=True)
-class BytesBlob:
-    data: bytes
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.data).hexdigest()
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-    def read(self, offset: int, length: int) -> bytes:
-        return self.data[offset : offset + length]
+def BytesBlob(data: bytes) -> ArtifactBlob:
+    return ArtifactBlob("application/octet-stream", data)
 
 
 def client(address: str, sleeps: list[float] | None = None, **options: object) -> RegistryClient:
