@@ -41,7 +41,7 @@ def _check_sbom(descriptor: Descriptor, layer: Descriptor, expected: str) -> Non
     if layer.digest != expected:
         raise RegistryError(
             f"SBOM artifact {descriptor.digest} holds {layer.digest}, not the SBOM of the smoke-tested build "
-            f"({expected or 'none recorded'}); it was pushed by someone else: remove it, or publish again"
+            f"({expected or 'none recorded'}); this build did not push it: find who did and delete it"
         )
 
 

@@ -68,8 +68,8 @@ def overlay_digest(project_dir: Path, overlay: str) -> str:
 def _dependencies(rootfs: RootfsRecord, project_dir: Path, source: Source) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     if source.commit:
-        uri = f"git+{source.repository}@{source.commit}" if source.repository else f"git@{source.commit}"
-        found.append({"uri": uri, "digest": {"gitCommit": source.commit}})
+        where = {"uri": f"git+{source.repository}@{source.commit}"} if source.repository else {"name": "source"}
+        found.append({**where, "digest": {"gitCommit": source.commit}})
     buildroot = rootfs.buildroot or {}
     if buildroot.get("defconfig_sha256"):
         name = f"defconfig:{buildroot.get('defconfig', '')}"
