@@ -32,6 +32,7 @@ STAND_INS = {
     "actions/setup-python": "setup-python-standin",
     "actions/upload-artifact": "upload-artifact-standin",
     "actions/download-artifact": "download-artifact-standin",
+    "sigstore/cosign-installer": "cosign-installer-standin",
     "actions/cache": "cache-never-runs",
 }
 

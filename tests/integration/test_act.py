@@ -185,8 +185,11 @@ def test_release_tag_made_with_invoke_release_publishes_the_index_and_its_tags(
         "build": EVERY_ENTRY,
         "smoke": EVERY_ENTRY,
         "publish": EVERY_ENTRY,
+        "sign": EVERY_ENTRY,
         "index": ["apacheinit", "testrfs"],
     }
+    signing = [job.job for job in run.jobs if "/sign " in job.job]
+    assert all("act: keyless signing of" in run.output(job) for job in signing)
 
     parsed = parse_target(registry)
     expected_tags = sorted(compute_tags(ref, sha, DEFAULT_TAG_RULES, ()))
