@@ -13,7 +13,7 @@ import requests
 
 from rootfs_ci.attest.check import check_attestations
 from rootfs_ci.attest.provenance import PREDICATE_TYPE, STATEMENT_TYPE
-from rootfs_ci.errors import RegistryError
+from rootfs_ci.errors import ImageError, RegistryError
 from rootfs_ci.image.oci import MEDIA_MANIFEST, WrittenImage
 from rootfs_ci.publishing.publish import publish
 from rootfs_ci.registry.client import RegistryClient
@@ -115,3 +115,16 @@ def test_verify_names_a_tampered_sbom_in_one_line(published: tuple[Path, str, Wr
     assert errors[0].startswith(f"rootfs-ci: error: SBOM artifact {forged.digest} holds sha256:")
     assert "not the SBOM of the smoke-tested build" in errors[0]
     assert not (project / "dist" / TINY / "x86_64" / "verify.json").exists()
+
+
+def test_an_sbom_that_is_not_the_images_is_refused_before_anything_is_pushed(
+    tmp_path: Path, registry_server: LocalRegistry
+) -> None:
+    target = f"{registry_server.address}/a{uuid.uuid4().hex[:10]}"
+    project = write_project(tmp_path / "project", target=target)
+    stage_tiny_image(project, b"sbom swapped")
+    (project / "dist" / TINY / "x86_64" / "sbom.json").write_text('{"bomFormat":"CycloneDX"}')
+    with pytest.raises(ImageError, match=r"sbom\.json is sha256:[0-9a-f]{64}, but rootfs\.json names the SBOM"):
+        publish(project_settings(project), TINY, None, None, None, environ={})
+    assert repository(target).tags(referrers=True) == []
+    assert not (project / "dist" / TINY / "x86_64" / "publish.json").exists()

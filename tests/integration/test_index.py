@@ -24,6 +24,7 @@ from rootfs_ci.publishing.publish import publish
 from rootfs_ci.records import IndexRecord, PublishRecord, as_json
 from rootfs_ci.registry.client import RegistryClient
 from rootfs_ci.registry.local import LocalRegistry
+from rootfs_ci.registry.referrers import list_referrers
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
 from rootfs_ci.tags import compute_tags
@@ -137,6 +138,13 @@ def test_publish_index_merges_the_architectures_and_tags_the_index(
     ]
     for entry in index["manifests"]:
         assert entry["size"] == len(repo.get_manifest(entry["digest"])[0])
+    # Each platform's manifest carries its own SBOM and provenance; the index itself none.
+    listed = project.invoke("attestations", "--tag", "1.2.3")
+    assert listed.returncode == 0, listed.stderr
+    kinds = [line.split()[0] for line in listed.stdout.splitlines()]
+    sbom, provenance = "application/vnd.cyclonedx+json", "application/vnd.in-toto+json"
+    assert kinds == ["linux/amd64", sbom, provenance, "linux/arm64/v8", sbom, provenance]
+    assert list_referrers(repo, record["digest"]) == []
 
     # Same inputs, same index: running it again pushes the identical digest (version tags allow that).
     again = project.invoke("publish-index", "--ref", REF, "--sha", SHA)
