@@ -323,7 +323,7 @@ def test_publish_with_credentials_never_echoes_or_writes_the_secret(
     listed = Project(project).invoke("attestations", "--registry", target, "--tag", "1.0.0", env=env)
     assert listed.returncode == 0, listed.stderr
     assert len(listed.stdout.splitlines()) == 3  # the manifest, its SBOM and its provenance
-    written = [path for path in project.rglob("*") if path.is_file()] + [output]
+    written = [path for path in project.rglob("*") if path.is_file()] + [output, basic_registry.registry.log_file]
     texts = [inline.stdout, inline.stderr, published.stdout, published.stderr, listed.stdout, listed.stderr]
     texts += [path.read_bytes().decode("latin-1") for path in written]
     assert all(secret not in text and basic_registry.user + ":" not in text for text in texts)
