@@ -8,6 +8,7 @@ stream or drip are bounded and stop when the server closes; every request is rec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import ssl
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Seen:
     method: str
     path: str
     headers: Mapping[str, str]
+    body: bytes = b""
 
 
 Answer = Callable[["FakeServer", BaseHTTPRequestHandler, Seen], None]
@@ -64,10 +67,9 @@ class FakeServer:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                body = self.rfile.read(length) if length else b""
                 scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
-                seen = Seen(scheme, self.command, self.path, dict(self.headers.items()))
+                seen = Seen(scheme, self.command, self.path, dict(self.headers.items()), body)
                 fake.seen.append(seen)
                 try:
                     fake.answer(fake, self, seen)
@@ -166,3 +168,85 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+class ReferrersRegistry:
+    """An in-memory registry with the distribution spec 1.1 referrers API, for the path Debian's
+    docker-registry 2.8 does not take: blobs (monolithic upload), manifests by digest or tag,
+    OCI-Subject on a PUT of a manifest with a ``subject``, and GET /v2/NAME/referrers/DIGEST with
+    the artifactType filter. Use ``answer`` as a FakeServer's answer."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.manifests: dict[str, tuple[bytes, str]] = {}  # digest or tag -> (bytes, media type)
+
+    @staticmethod
+    def _digest(data: bytes) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def answer(self, fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        parts = urlsplit(seen.path)
+        query = parse_qs(parts.query)
+        path = parts.path.removeprefix("/v2/")
+        for marker in ("/blobs/uploads/", "/blobs/", "/manifests/", "/referrers/"):
+            name, found, reference = path.partition(marker)
+            if not found:
+                continue
+            if marker == "/blobs/uploads/":
+                self._upload(fake, handler, seen, name, query)
+            elif marker == "/blobs/":
+                self._blob(fake, handler, reference)
+            elif marker == "/manifests/":
+                self._manifest(fake, handler, seen, reference)
+            else:
+                self._referrers(fake, handler, reference, query.get("artifactType", [""])[0])
+            return
+        fake.reply_json(handler, 200, {})
+
+    def _upload(
+        self, fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen, name: str, query: Mapping[str, list[str]]
+    ) -> None:
+        if seen.method == "POST":
+            fake.reply(handler, 202, headers={"Location": f"/v2/{name}/blobs/uploads/u1"})
+            return
+        digest = query["digest"][0]
+        if self._digest(seen.body) != digest:
+            fake.reply_json(handler, 400, {"errors": [{"code": "DIGEST_INVALID"}]})
+            return
+        self.blobs[digest] = seen.body
+        fake.reply(handler, 201, headers={"Docker-Content-Digest": digest})
+
+    def _blob(self, fake: FakeServer, handler: BaseHTTPRequestHandler, digest: str) -> None:
+        if digest in self.blobs:
+            fake.reply(handler, 200, self.blobs[digest], {"Docker-Content-Digest": digest})
+        else:
+            fake.reply_json(handler, 404, {"errors": [{"code": "BLOB_UNKNOWN"}]})
+
+    def _manifest(self, fake: FakeServer, handler: BaseHTTPRequestHandler, seen: Seen, reference: str) -> None:
+        if seen.method == "PUT":
+            digest = self._digest(seen.body)
+            stored = (seen.body, seen.headers.get("Content-Type", ""))
+            self.manifests[digest] = self.manifests[reference] = stored
+            headers = {"Docker-Content-Digest": digest}
+            subject = (json.loads(seen.body).get("subject") or {}).get("digest")
+            if subject:
+                headers["OCI-Subject"] = subject
+            fake.reply(handler, 201, headers=headers)
+        elif reference in self.manifests:
+            body, media_type = self.manifests[reference]
+            fake.reply(handler, 200, body, {"Content-Type": media_type, "Docker-Content-Digest": self._digest(body)})
+        else:
+            fake.reply_json(handler, 404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+
+    def _referrers(self, fake: FakeServer, handler: BaseHTTPRequestHandler, subject: str, wanted: str) -> None:
+        entries = []
+        for digest, (body, media_type) in sorted(self.manifests.items()):
+            manifest = json.loads(body)
+            if digest.startswith("sha256:") and (manifest.get("subject") or {}).get("digest") == subject:
+                entry = {"mediaType": media_type, "digest": digest, "size": len(body)}
+                entry |= {key: manifest[key] for key in ("artifactType", "annotations") if key in manifest}
+                if not wanted or entry.get("artifactType") == wanted:
+                    entries.append(entry)
+        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+        headers = {"OCI-Filters-Applied": "artifactType"} if wanted else {}
+        fake.reply(handler, 200, json.dumps(index).encode(), {"Content-Type": index["mediaType"], **headers})

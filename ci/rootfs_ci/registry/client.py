@@ -105,11 +105,16 @@ class RegistryClient:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         params: Params | None = None,
+        max_body: int | None = None,
     ) -> requests.Response:
-        """Send with auth and retries; return a response whose status is in ``expected``, else raise."""
+        """Send with auth and retries; return a response whose status is in ``expected``, else raise.
+
+        ``max_body`` raises the cap on the answer's size (a blob) above the client's (a manifest's).
+        """
         url = urljoin(self.target.base_url, url)
         authorization = self._authorization(scopes, fresh=False)
-        response = self._send_registry(method, url, headers, body, params, authorization)
+        sent = (method, url, headers, body, params, max_body)
+        response = self._send_registry(*sent, authorization)
         if response.status_code == 401:
             challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
             if challenge is None or challenge.scheme not in ("basic", "bearer"):
@@ -121,7 +126,7 @@ class RegistryClient:
                 raise self._needs_credentials(what)
             if challenge.scheme == "basic" and authorization == retried:
                 raise self._rejected(what, response)
-            response = self._send_registry(method, url, headers, body, params, authorization)
+            response = self._send_registry(*sent, authorization)
             if response.status_code == 401:
                 raise self._rejected(what, response)
         if response.status_code == 403:
@@ -141,12 +146,14 @@ class RegistryClient:
         authorization: tuple[str, Origin] | None = None,
         label: str,
         hint: str,
+        max_body: int | None = None,
     ) -> requests.Response:
         """One request with bounded retries on connection errors, 429 (Retry-After) and 5xx.
 
         A broken bound (body size, deadline, HTTPS -> HTTP) is not retried: transport.LimitExceeded.
         """
-        bounds = Bounds(label, self.timeout, self.deadline, self.max_body, self.verify, self.target.scheme == "https")
+        cap = max(self.max_body, max_body or 0)
+        bounds = Bounds(label, self.timeout, self.deadline, cap, self.verify, self.target.scheme == "https")
         failure = ""
         for attempt in range(1, self.attempts + 1):
             wait: float | None = None
@@ -197,6 +204,7 @@ class RegistryClient:
         headers: Mapping[str, str] | None,
         body: bytes | None,
         params: Params | None,
+        max_body: int | None,
         authorization: str | None,
     ) -> requests.Response:
         """A request to the registry: its Authorization goes to the registry's own origin only."""
@@ -214,6 +222,7 @@ class RegistryClient:
             authorization=(authorization, origin(self.target.base_url)) if authorization else None,
             label=f"registry {self.target.host}",
             hint=hint,
+            max_body=max_body,
         )
 
     # -- auth ---------------------------------------------------------------------------------

@@ -157,6 +157,11 @@ class Repository:
 
     def put_manifest(self, reference: str, body: bytes, media_type: str) -> str:
         """PUT a manifest by digest or tag; returns the digest the registry computed."""
+        return self.put_manifest_subject(reference, body, media_type)[0]
+
+    def put_manifest_subject(self, reference: str, body: bytes, media_type: str) -> tuple[str, str]:
+        """PUT a manifest; returns the digest the registry computed and its OCI-Subject header ('' when the
+        registry did not index the manifest's ``subject`` itself: then the client keeps the referrers tag)."""
         response = self._request(
             "PUT",
             f"manifests/{reference}",
@@ -165,7 +170,35 @@ class Repository:
             expected=(201,),
             what=f"manifest {self._ref(reference)}",
         )
-        return response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
+        digest = response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(body).hexdigest()
+        return digest, response.headers.get("OCI-Subject", "").strip()
+
+    def referrers_index(self, digest: str, artifact_type: str | None = None) -> bytes | None:
+        """The referrers API's image index for ``digest``; None when the registry has no referrers API (404)."""
+        response = self._request(
+            "GET",
+            f"referrers/{digest}",
+            headers={"Accept": MEDIA_INDEX},
+            params={"artifactType": artifact_type} if artifact_type else None,
+            expected=(200, 404),
+            what=f"the referrers of {self._ref(digest)}",
+        )
+        return response.content if response.status_code == 200 else None
+
+    def get_blob(self, digest: str, max_size: int) -> bytes:
+        """A blob's bytes, at most ``max_size``; refused unless they hash to ``digest``."""
+        response = self._request(
+            "GET", f"blobs/{digest}", expected=(200, 404), what=f"blob {digest}", max_body=max_size
+        )
+        if response.status_code == 404:
+            raise RegistryError(f"{self.client.target.host}/{self.name} has no blob {digest}")
+        computed = "sha256:" + hashlib.sha256(response.content).hexdigest()
+        if computed != digest:
+            raise RegistryError(
+                f"{self.client.target.host} sent blob bytes for {self.name}@{digest} that hash to {computed}; "
+                "the registry or something between is altering content"
+            )
+        return response.content
 
     def head_manifest(self, reference: str) -> ManifestInfo | None:
         response = self._request(
