@@ -36,15 +36,17 @@ def diff_trees(before: Mapping[str, Entry], after: Mapping[str, Entry]) -> tuple
     return tuple(changes)
 
 
-def top_directory(path: str) -> str:
-    parts = path.strip("/").split("/")
-    return "/" + parts[0] if len(parts) > 1 else "/"
+def top_directory(change: FileChange) -> str:
+    """The top-level directory a change is under (a top-level directory is under itself); '/' for root files."""
+    parts = change.path.strip("/").split("/")
+    entry = change.after or change.before
+    return "/" + parts[0] if len(parts) > 1 or (entry is not None and entry.kind == "dir") else "/"
 
 
 def summarise(changes: Iterable[FileChange]) -> tuple[DirSummary, ...]:
     counts: dict[str, dict[str, int]] = {}
     for change in changes:
-        row = counts.setdefault(top_directory(change.path), {"added": 0, "removed": 0, "changed": 0, "size_delta": 0})
+        row = counts.setdefault(top_directory(change), {"added": 0, "removed": 0, "changed": 0, "size_delta": 0})
         row[change.change] += 1
         row["size_delta"] += change.size_delta
     return tuple(DirSummary(directory, **row) for directory, row in sorted(counts.items()))

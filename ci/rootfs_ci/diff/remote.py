@@ -7,14 +7,16 @@ import io
 import json
 from typing import Any
 
-from rootfs_ci.diff.side import Side, layer_streams, parse_config
+from rootfs_ci.diff.side import Side, layer_streams, parse_config, sbom_label
 from rootfs_ci.diff.sources import latest_release
 from rootfs_ci.errors import ConfigError, RegistryError
 from rootfs_ci.image.oci import MEDIA_INDEX
 from rootfs_ci.publishing.verify import platform_digest
+from rootfs_ci.registry.referrers import fetch_artifact, fetch_blob, list_referrers
 from rootfs_ci.registry.repository import MEDIA_DOCKER_LIST, Repository
+from rootfs_ci.sbom import MEDIA_TYPE as SBOM_MEDIA_TYPE
 
-MAX_LAYER = 1 << 30  # the client's cap on one blob held in memory (a rootfs layer is a few MB)
+MAX_CONFIG = 1 << 20
 
 
 class NoRelease(ConfigError):
@@ -63,14 +65,27 @@ def registry_side(repository: Repository, reference: str, arch: str) -> Side:
         layer_descriptors = [(str(layer["digest"]), int(layer["size"])) for layer in manifest["layers"]]
     except (KeyError, TypeError, ValueError):
         raise RegistryError(f"{label}: the manifest has no config or layers") from None
-    config = parse_config(repository.get_blob(config_digest), label)
-    openers = [lambda layer=layer: io.BytesIO(repository.get_blob(layer)) for layer, _ in layer_descriptors]
+    config = parse_config(repository.get_blob(config_digest, MAX_CONFIG), label)
+    openers = [
+        lambda layer=layer, size=size: io.BytesIO(repository.get_blob(layer, size)) for layer, size in layer_descriptors
+    ]
+    sbom = attached_sbom(repository, digest, sbom_label(config))
     return Side(
         label=label,
         manifest_digest=digest,
         config=config,
         layers=layer_streams(config, openers, label),
         layer_bytes=sum(size for _, size in layer_descriptors),
-        sbom=None,
-        sbom_note="no SBOM (this registry client cannot read attached SBOMs yet)",
+        sbom=sbom,
+        sbom_note="" if sbom is not None else "no SBOM attached to it (as a referrer) that its SBOM label names",
     )
+
+
+def attached_sbom(repository: Repository, digest: str, label: str) -> bytes | None:
+    """The CycloneDX SBOM attached to manifest ``digest`` (a referrer); the one the image's SBOM label
+    names when it has that label."""
+    for descriptor in list_referrers(repository, digest, SBOM_MEDIA_TYPE):
+        for layer in fetch_artifact(repository, descriptor).layers:
+            if layer.digest == label or (not label and layer.media_type == SBOM_MEDIA_TYPE):
+                return fetch_blob(repository, layer)
+    return None

@@ -52,14 +52,14 @@ def _before(
         from rootfs_ci.diff.engine import engine_side  # noqa: PLC0415 (the docker SDK)
 
         return engine_side(against.reference, stack, stage_dir(settings.dist_dir, name, arch) / "sbom.json")
-    from rootfs_ci.diff.remote import MAX_LAYER, registry_side, resolve_reference  # noqa: PLC0415 (requests)
+    from rootfs_ci.diff.remote import registry_side, resolve_reference  # noqa: PLC0415 (requests)
     from rootfs_ci.registry.client import open_client  # noqa: PLC0415
     from rootfs_ci.registry.repository import Repository  # noqa: PLC0415
     from rootfs_ci.registry.target import parse_target  # noqa: PLC0415
 
     target = parse_target(against.registry or registry or settings.config.registry.target)
     repository_name = against.repository or target.repository(name)
-    client = stack.enter_context(open_client(target, environ, max_body=MAX_LAYER))
+    client = stack.enter_context(open_client(target, environ))
     repository = Repository(client, repository_name)
     return registry_side(repository, resolve_reference(repository, against.reference), arch)
 

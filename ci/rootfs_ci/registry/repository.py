@@ -74,13 +74,6 @@ class Repository:
         response = self._request("HEAD", f"blobs/{digest}", expected=(200, 404), what=f"blob {digest}")
         return response.status_code == 200
 
-    def get_blob(self, digest: str) -> bytes:
-        """A blob's bytes, checked against ``digest`` (the client's max_body caps its size)."""
-        response = self._request("GET", f"blobs/{digest}", expected=(200,), what=f"blob {digest}")
-        if "sha256:" + hashlib.sha256(response.content).hexdigest() != digest:
-            raise RegistryError(f"{self.client.target.host} sent bytes for blob {digest} that do not hash to it")
-        return response.content
-
     def mount_blob(self, digest: str, from_repository: str) -> bool:
         """Cross-repository mount; False when the registry could not (then nothing is left open)."""
         response = self._request(
