@@ -26,11 +26,6 @@ from rootfs_ci.registry.target import check_tag
 ENGINE_SCHEME = "docker-image://"
 REGISTRY_SCHEME = "registry://"
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-AGAINST_HELP = (
-    "what to compare with: TAG or sha256:DIGEST in the registry (default: the latest release tag), "
-    f"{REGISTRY_SCHEME}HOST/REPO:TAG, {ENGINE_SCHEME}NAME[:TAG] (the local engine), or a PATH with a '/' "
-    "(another dist/ build)"
-)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from rootfs_ci.tasks.boundary import boundary, settings
 from rootfs_ci.tasks.publishing import REGISTRY_HELP
 from rootfs_ci.tasks.stages import ARCH_HELP, IMAGE_HELP
 
-FORMATS = ("text", "markdown", "json")  # rootfs_ci.diff.render.FORMATS, without importing it here
 AGAINST_HELP = (
     "TAG or sha256:DIGEST in the registry (default: the latest release tag), registry://HOST/REPO:TAG, "
     "docker-image://NAME[:TAG] (the local engine), or a PATH with a '/' (another dist/ build)"
@@ -26,7 +25,7 @@ AGAINST_HELP = (
         "arch": ARCH_HELP,
         "against": AGAINST_HELP,
         "registry": REGISTRY_HELP,
-        "format": f"report format: {', '.join(FORMATS)} (markdown for a GitHub step summary)",
+        "format": "report format: text, markdown (for a GitHub step summary) or json",
     }
 )
 @boundary
@@ -39,12 +38,12 @@ def diff(
     format: str = "text",
 ) -> None:
     """Compare the current build (dist/IMAGE/ARCH) with a release, another build or an engine image."""
-    if format not in FORMATS:
-        raise ConfigError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
-    from rootfs_ci.diff import RENDERERS, diff_image
+    from rootfs_ci.diff import FORMATS, RENDERERS, diff_image
     from rootfs_ci.diff.remote import NoRelease
     from rootfs_ci.diff.render import note
 
+    if format not in FORMATS:
+        raise ConfigError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
     try:
         report = diff_image(settings(c), image, arch, against, registry)
     except NoRelease as exc:
