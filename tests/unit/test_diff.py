@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rootfs_ci import sbom
 from rootfs_ci.config import Settings, load_settings
 from rootfs_ci.diff import diff_image
 from rootfs_ci.diff.render import as_json, markdown, note, text
+from rootfs_ci.diff.side import SBOM_LABEL, SBOM_MEDIA_TYPE
 from rootfs_ci.diff.sources import Against, latest_release, parse_against
 from rootfs_ci.diff.tree import LayerStream, read_tree
 from rootfs_ci.errors import ConfigError, ImageError
@@ -97,6 +99,10 @@ def test_against_mistakes_are_one_line(given: str, says: str) -> None:
         parse_against(given)
     assert says in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_sbom_names_agree_with_the_sbom_module() -> None:
+    assert (SBOM_LABEL, SBOM_MEDIA_TYPE) == (sbom.SBOM_LABEL, sbom.MEDIA_TYPE)
 
 
 def test_latest_release_is_the_highest_version_without_pre_releases() -> None:

@@ -7,14 +7,12 @@ import io
 import json
 from typing import Any
 
-from rootfs_ci.diff.side import Side, layer_streams, parse_config, sbom_label
+from rootfs_ci.diff.side import SBOM_MEDIA_TYPE, Side, layer_streams, parse_config, sbom_label
 from rootfs_ci.diff.sources import latest_release
 from rootfs_ci.errors import ConfigError, RegistryError
 from rootfs_ci.image.oci import MEDIA_INDEX
-from rootfs_ci.publishing.verify import platform_digest
 from rootfs_ci.registry.referrers import fetch_artifact, fetch_blob, list_referrers
 from rootfs_ci.registry.repository import MEDIA_DOCKER_LIST, Repository
-from rootfs_ci.sbom import MEDIA_TYPE as SBOM_MEDIA_TYPE
 
 MAX_CONFIG = 1 << 20
 
@@ -34,6 +32,8 @@ def _manifest(repository: Repository, reference: str, arch: str, label: str) -> 
     except ValueError:
         raise RegistryError(f"{label}: the manifest is not JSON") from None
     if info.media_type in (MEDIA_INDEX, MEDIA_DOCKER_LIST):
+        from rootfs_ci.publishing.verify import platform_digest  # noqa: PLC0415 (loads the docker SDK)
+
         digest = platform_digest(document, arch)
         if digest is None:
             raise RegistryError(f"{label} is an index without an {arch} image; pass --arch or another --against")
