@@ -10,8 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from rootfs_ci.config import Settings, load_settings
+from rootfs_ci.image.layout import read_layout
 from rootfs_ci.image.oci import ImageSettings, WrittenImage, write_image_archive
-from rootfs_ci.sbom import SBOM_LABEL, Subject, debian_sbom
+from rootfs_ci.registry.client import RegistryClient
+from rootfs_ci.registry.push import push_image
+from rootfs_ci.registry.referrers import ArtifactBlob, Descriptor, push_artifact
+from rootfs_ci.registry.repository import Repository
+from rootfs_ci.registry.target import parse_target
+from rootfs_ci.sbom import MEDIA_TYPE, SBOM_LABEL, Subject, debian_sbom
 
 
 @dataclass(frozen=True)
@@ -70,3 +79,24 @@ def stage_build(
     return write_image_archive(
         stage / "rootfs.tar", sha, stage / "layer.tar.gz", stage / "image.tar", settings, reference
     )
+
+
+def settings_of(project: Path) -> Settings:
+    """The settings of a project written by tests.registry_fixtures.write_project."""
+    raw = yaml.safe_load((project / "invoke.yaml").read_text())["rootfs_ci"]
+    return load_settings(raw, project, {"SOURCE_DATE_EPOCH": "0"})
+
+
+def publish_build(target: str, image: str, stage: Path, tags: list[str], *, attach_sbom: bool = True) -> str:
+    """Push the build in ``stage`` under ``tags`` (with its sbom.json as a referrer, as publishing
+    attaches it); returns the manifest digest."""
+    parsed = parse_target(target)
+    layout = read_layout(stage / "image.tar")
+    with RegistryClient(parsed) as client:
+        repository = Repository(client, parsed.repository(image), push=True)
+        push_image(repository, layout, tags)
+        if attach_sbom:
+            subject = Descriptor(layout.media_type, layout.manifest_digest, len(layout.manifest))
+            sbom = ArtifactBlob(MEDIA_TYPE, (stage / "sbom.json").read_bytes())
+            push_artifact(repository, subject, MEDIA_TYPE, [sbom])
+    return layout.manifest_digest

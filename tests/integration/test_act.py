@@ -28,18 +28,14 @@ import docker
 import pytest
 
 from rootfs_ci.config import DEFAULT_TAG_RULES, NAMESPACE
-from rootfs_ci.image.layout import read_layout
 from rootfs_ci.image.oci import MEDIA_INDEX
 from rootfs_ci.registry.client import RegistryClient
 from rootfs_ci.registry.local import LocalRegistry
-from rootfs_ci.registry.push import push_image
-from rootfs_ci.registry.referrers import ArtifactBlob, Descriptor, push_artifact
 from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
-from rootfs_ci.sbom import MEDIA_TYPE as SBOM_TYPE
 from rootfs_ci.tags import compute_tags
 from tests.act_runner import ActRun, run_act
-from tests.diff_fixtures import stage_build
+from tests.diff_fixtures import publish_build, stage_build
 from tests.helpers import CHANGELOG, GIT_ENV, REPO, Project, git, image_tags
 
 pytestmark = [pytest.mark.act, pytest.mark.docker]
@@ -139,12 +135,7 @@ def test_branch_push_builds_and_smokes_every_image_and_arch(tmp_path: Path, act_
 def publish_release(registry: str, image: str, directory: Path) -> None:
     """A 'latest release' of ``image`` for a pull request's diff: a tiny build as 0.1.0, its SBOM attached."""
     stage_build(directory, {"bin/busybox": b"an old busybox"}, {"busybox": "1:0.1-old"}, image=image)
-    parsed = parse_target(registry)
-    repository = Repository(RegistryClient(parsed), parsed.repository(image), push=True)
-    layout = read_layout(directory / "image.tar")
-    push_image(repository, layout, ["0.1.0"])
-    subject = Descriptor(layout.media_type, layout.manifest_digest, len(layout.manifest))
-    push_artifact(repository, subject, SBOM_TYPE, [ArtifactBlob(SBOM_TYPE, (directory / "sbom.json").read_bytes())])
+    publish_build(registry, image, directory, ["0.1.0"])
 
 
 def test_pull_request_builds_smokes_and_diffs_but_never_publishes(

@@ -9,19 +9,10 @@ from pathlib import Path
 
 import docker
 import pytest
-import yaml
 
-from rootfs_ci.config import Settings, load_settings
 from rootfs_ci.diff import diff_image
-from rootfs_ci.image.layout import read_layout
-from rootfs_ci.registry.client import RegistryClient
 from rootfs_ci.registry.local import LocalRegistry
-from rootfs_ci.registry.push import push_image
-from rootfs_ci.registry.referrers import ArtifactBlob, Descriptor, push_artifact
-from rootfs_ci.registry.repository import Repository
-from rootfs_ci.registry.target import parse_target
-from rootfs_ci.sbom import MEDIA_TYPE as SBOM_TYPE
-from tests.diff_fixtures import stage_build
+from tests.diff_fixtures import publish_build, settings_of, stage_build
 from tests.helpers import Project
 from tests.registry_fixtures import TINY, write_project
 
@@ -39,30 +30,13 @@ def project(tmp_path: Path, target: str) -> Path:
     return write_project(tmp_path / "project", target=target)
 
 
-def settings_of(project: Path) -> Settings:
-    raw = yaml.safe_load((project / "invoke.yaml").read_text())["rootfs_ci"]
-    return load_settings(raw, project, {"SOURCE_DATE_EPOCH": "0"})
-
-
-def publish(target: str, stage: Path, tags: list[str], *, attach_sbom: bool) -> str:
-    """Push the build in ``stage`` under ``tags`` (with its SBOM as a referrer, as publish attaches it)."""
-    parsed = parse_target(target)
-    repository = Repository(RegistryClient(parsed), parsed.repository(TINY), push=True)
-    image = read_layout(stage / "image.tar")
-    push_image(repository, image, tags)
-    if attach_sbom:
-        subject = Descriptor(image.media_type, image.manifest_digest, len(image.manifest))
-        push_artifact(repository, subject, SBOM_TYPE, [ArtifactBlob(SBOM_TYPE, (stage / "sbom.json").read_bytes())])
-    return image.manifest_digest
-
-
 def test_the_latest_release_with_its_attached_sbom(project: Path, target: str, tmp_path: Path) -> None:
     release = stage_build(tmp_path / "release", OLD, {"busybox": "1.35", "libc6": "2.36"}).manifest.digest
-    publish(target, tmp_path / "release", ["1.0.0", "latest"], attach_sbom=True)
+    publish_build(target, TINY, tmp_path / "release", ["1.0.0", "latest"], attach_sbom=True)
     stage_build(tmp_path / "older", {"old": b"0"}, {})
-    publish(target, tmp_path / "older", ["0.9.0"], attach_sbom=False)
+    older = publish_build(target, TINY, tmp_path / "older", ["0.9.0"], attach_sbom=False)
     stage_build(tmp_path / "rc", {"rc": b"1"}, {})
-    publish(target, tmp_path / "rc", ["1.1.0-rc.1"], attach_sbom=False)
+    publish_build(target, TINY, tmp_path / "rc", ["1.1.0-rc.1"], attach_sbom=False)
     stage = project / "dist" / TINY / "x86_64"
     stage_build(stage, NEW, {"busybox": "1.36", "libc6": "2.36", "media-types": "10.0.0"})
 
@@ -77,14 +51,16 @@ def test_the_latest_release_with_its_attached_sbom(project: Path, target: str, t
     ]
     assert report.sizes[1].before == (tmp_path / "release" / "layer.tar.gz").stat().st_size
     # By digest, the 0.9.0 image has no SBOM attached: the report says so instead of failing.
-    older = diff_image(settings_of(project), None, None, publish(target, tmp_path / "older", [], attach_sbom=False))
+    older = diff_image(
+        settings_of(project), None, None, publish_build(target, TINY, tmp_path / "older", [], attach_sbom=False)
+    )
     assert "no SBOM attached" in older.packages.missing[0]
 
 
 def test_an_unchanged_rebuild_is_identical_to_its_published_tag(project: Path, target: str) -> None:
     stage = project / "dist" / TINY / "x86_64"
     stage_build(stage, OLD, {"busybox": "1.35"})
-    publish(target, stage, ["1.0.0"], attach_sbom=True)
+    publish_build(target, TINY, stage, ["1.0.0"], attach_sbom=True)
     shutil.rmtree(stage)
     stage_build(stage, OLD, {"busybox": "1.35"})  # rebuilt from the same inputs
 
@@ -110,6 +86,16 @@ def test_a_missing_tag_is_one_line(project: Path, target: str) -> None:
     assert result.returncode == 7
     assert result.stderr.strip().splitlines() == [
         f"rootfs-ci: error: {target}/{TINY}:7.7.7 does not exist; check the tag or digest given to --against"
+    ]
+
+
+def test_an_image_missing_from_the_engine_is_one_line(project: Path, unique_tag: str) -> None:
+    stage_build(project / "dist" / TINY / "x86_64", OLD, {})
+    absent = f"rootfs-ci-absent:{unique_tag}"
+    result = Project(project).invoke("diff", "--against", f"docker-image://{absent}")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.strip().splitlines() == [
+        f"rootfs-ci: error: image {absent} is not in the engine; build or pull it, or fix --against"
     ]
 
 

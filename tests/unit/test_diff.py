@@ -13,17 +13,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from rootfs_ci import sbom
-from rootfs_ci.config import Settings, load_settings
 from rootfs_ci.diff import diff_image
 from rootfs_ci.diff.render import as_json, markdown, note, text
 from rootfs_ci.diff.side import SBOM_LABEL, SBOM_MEDIA_TYPE
 from rootfs_ci.diff.sources import Against, latest_release, parse_against
 from rootfs_ci.diff.tree import LayerStream, read_tree
 from rootfs_ci.errors import ConfigError, ImageError
-from tests.diff_fixtures import Item, stage_build, write_rootfs
+from tests.diff_fixtures import Item, settings_of, stage_build, write_rootfs
 from tests.registry_fixtures import TINY, write_project
 
 DIGEST = "sha256:" + "ab" * 32
@@ -49,11 +47,6 @@ AFTER = {
 }
 PACKAGES = {"busybox": "1:1.35.0-4+b3", "libc6": "2.36-9", "libgone": "1.0"}
 NEW_PACKAGES = {"busybox": "1:1.36.1-9", "libc6": "2.36-9", "media-types": "10.0.0"}
-
-
-def settings_of(project: Path) -> Settings:
-    raw = yaml.safe_load((project / "invoke.yaml").read_text())["rootfs_ci"]
-    return load_settings(raw, project, {"SOURCE_DATE_EPOCH": "0"})
 
 
 @pytest.fixture
