@@ -35,6 +35,7 @@ from rootfs_ci.registry.repository import Repository
 from rootfs_ci.registry.target import parse_target
 from rootfs_ci.tags import compute_tags
 from tests.act_runner import ActRun, run_act
+from tests.diff_fixtures import publish_build, stage_build
 from tests.helpers import CHANGELOG, GIT_ENV, REPO, Project, git, image_tags
 
 pytestmark = [pytest.mark.act, pytest.mark.docker]
@@ -96,7 +97,7 @@ def jobs_by_kind(run: ActRun) -> dict[str, list[str]]:
             kind, entry = match["kind"], match["entry"]
         else:
             name = re.sub(r"-\d+$", "", job.job.removeprefix("ci/"))
-            kind, entry = ("index", name.removeprefix("index ")) if name.startswith("index ") else (name, "")
+            kind, _, entry = name.partition(" ") if name.startswith(("index ", "diff ")) else (name, "", "")
         kinds.setdefault(kind, []).append(entry)
     return {kind: sorted(entries) for kind, entries in kinds.items()}
 
@@ -131,23 +132,41 @@ def test_branch_push_builds_and_smokes_every_image_and_arch(tmp_path: Path, act_
         assert f"smoke {reference}: passed" in run.output(smoke)
 
 
-def test_pull_request_builds_and_smokes_but_never_publishes(tmp_path: Path, act_cache: Path, local_tag: str) -> None:
+def publish_release(registry: str, image: str, directory: Path) -> None:
+    """A 'latest release' of ``image`` for a pull request's diff: a tiny build as 0.1.0, its SBOM attached."""
+    stage_build(directory, {"bin/busybox": b"an old busybox"}, {"busybox": "1:0.1-old"}, image=image)
+    publish_build(registry, image, directory, ["0.1.0"])
+
+
+def test_pull_request_builds_smokes_and_diffs_but_never_publishes(
+    tmp_path: Path, act_cache: Path, local_tag: str, registry_server: LocalRegistry
+) -> None:
     project = throwaway_repository(tmp_path / "repo", act_cache, local_tag, images=["testrfs"])
     project.edit_config(lambda data: data[NAMESPACE]["images"]["testrfs"].update(platforms=["x86_64"]))
     git(project.path, "commit", "-q", "-am", "one entry")
+    registry = f"{registry_server.address}/act{uuid.uuid4().hex[:8]}"
+    publish_release(registry, "testrfs", tmp_path / "release")
     event = {
         "number": 7,
         "pull_request": {"number": 7, "head": {"ref": "feature", "sha": git(project.path, "rev-parse", "HEAD")},
                          "base": {"ref": "main"}},
     }  # fmt: skip
-    run = run_ci("pull request", project, "pull_request", event, {"ROOTFS_CI_BACKEND": "debian"})
+    variables = {"ROOTFS_CI_BACKEND": "debian", "ROOTFS_CI_REGISTRY": registry}
+    run = run_ci("pull request", project, "pull_request", event, variables)
     # release (publish-image.yml) and index only run for a vX.Y.Z tag
     assert jobs_by_kind(run) == {
         "lint and tests": [""],
         "build matrix": [""],
         "build": ["testrfs/x86_64"],
         "smoke": ["testrfs/x86_64"],
+        "diff": ["testrfs/x86_64"],
     }
+    # The step summary's Markdown (tee'd into the log): the build against the release's files and SBOM.
+    summary = run.output(next(job.job for job in run.jobs if job.job.startswith("ci/diff")))
+    assert "### Image diff: testrfs/x86_64" in summary
+    assert f"`dist/testrfs/x86_64` against `{registry}/testrfs:0.1.0`" in summary
+    assert re.search(r"\| `/bin/busybox` \| changed \| file \|", summary), summary
+    assert re.search(r"\| busybox \| changed \| 1:0.1-old \| \S+ \|", summary), summary
 
 
 def platform_name(platform: dict[str, str]) -> str:

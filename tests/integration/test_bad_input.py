@@ -228,6 +228,10 @@ CATALOGUE = {
     "publish without a smoke-tested image": Case(("publish",), 2, "image.json does not exist"),
     "verify before any image": Case(("verify", "--registry", "127.0.0.1:1", "--tag", "0.1.0"), 2, "run 'invoke image"),
     "qemu for an unknown arch": Case(("qemu.setup", "--arch", "mips"), 2, "unknown architecture 'mips'"),
+    # diff
+    "diff before any image": Case(("diff", "--against", "./old"), 5, "image.tar does not exist; run 'invoke image'"),
+    "diff against a short digest": Case(("diff", "--against", "sha256:abc"), 2, "64 lowercase hex digits"),
+    "diff in an unknown format": Case(("diff", "--format", "html"), 2, "--format 'html' is not one of text"),
 }
 
 

@@ -123,6 +123,7 @@ def test_every_invoke_command_in_the_workflows_is_seen_and_valid(tasks: object) 
         "image",
         "qemu.setup",
         "smoke",
+        "diff",
         "publish",
         "publish-index",
     }
