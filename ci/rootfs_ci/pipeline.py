@@ -99,11 +99,11 @@ def all_jobs(settings: Settings, backend: str | None, tag: str | None) -> list[J
     ]
 
 
-def run_all(settings: Settings, backend: str | None, tag: str | None, parallel: int | None, stream: TextIO) -> None:
-    """``pipeline --all``: every image x architecture, ``parallel`` at a time (default: the CPU count)."""
+def run_all(settings: Settings, backend: str | None, tag: str | None, parallel: int, stream: TextIO) -> None:
+    """``pipeline --all``: every image x architecture, ``parallel`` at a time (0: the CPU count)."""
+    if parallel < 0:
+        raise ConfigError(f"--jobs {parallel} is not a number of jobs; give 1 or more (0: the CPU count)")
     parallel = parallel or os.cpu_count() or 1
-    if parallel < 1:
-        raise ConfigError(f"--jobs {parallel} is not a number of jobs; give 1 or more")
     jobs = all_jobs(settings, backend, tag)
     if not jobs:
         raise ConfigError("invoke.yaml declares no images; add one under rootfs_ci.images")

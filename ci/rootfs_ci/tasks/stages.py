@@ -45,7 +45,7 @@ def image(c: Context, image: str | None = None, arch: str | None = None, tag: st
         "backend": BACKEND_HELP,
         "tag": TAG_HELP,
         "all": "every image x architecture of invoke.yaml, in parallel (one progress line per job, then a table)",
-        "jobs": "with --all: how many at once (default: the CPU count)",
+        "jobs": "with --all: how many at once (default 0: the CPU count)",
     }
 )
 @boundary
@@ -56,7 +56,7 @@ def pipeline(
     backend: str | None = None,
     tag: str | None = None,
     all_: bool = False,
-    jobs: int | None = None,
+    jobs: int = 0,
 ) -> None:
     """The main job: build the rootfs, make the image, smoke-test it (the README's one command)."""
     from rootfs_ci.pipeline import run_all, run_pipeline
