@@ -331,6 +331,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--output", type=Path, default=REPO / "dist" / "bench.json")
+    parser.add_argument("--baseline", help="git revision whose package speed.py measures side by side (e.g. main)")
     args = parser.parse_args()
     client = docker.from_env()
     report: dict[str, Any] = {"machine": machine(), "runs": args.runs}
@@ -353,7 +354,7 @@ def main() -> None:
         print("[bench] baselines...", file=sys.stderr)
         report["baselines"] = baselines(client, project, work, args.runs)
         print("[bench] issue #18: smoke, warm pipeline, start-up, pipeline --all...", file=sys.stderr)
-        report["speed"] = speed.measure(work, args.runs)
+        report["speed"] = speed.measure(work, args.runs, args.baseline)
         client.images.remove("apacheinit:bench", force=True)
         for tag in [
             t for i in client.images.list() for t in i.tags if t.startswith(("apacheinit:bench", "testrfs:bench"))
