@@ -11,10 +11,18 @@ from rootfs_ci.tasks import namespace
 ns = namespace(Path(__file__).resolve().parent)
 
 
-@task(help={"runs": "repetitions for medians (default 3)", "output": "JSON file (default dist/bench.json)"})
-def bench(c: Context, runs: int = 3, output: str = "dist/bench.json") -> None:
+@task(
+    help={
+        "runs": "repetitions for medians (default 3)",
+        "output": "JSON file (default dist/bench.json)",
+        "baseline": "git revision whose speed figures to measure side by side, e.g. main (default: none)",
+    }
+)
+def bench(c: Context, runs: int = 3, output: str = "dist/bench.json", baseline: str = "") -> None:
     """Benchmarks: size, pipeline time, start/stop, throughput, against the recipe's way (bench/run.py)."""
-    c.run(f"{sys.executable} {Path(__file__).resolve().parent / 'bench' / 'run.py'} --runs {runs} --output {output}")
+    script = Path(__file__).resolve().parent / "bench" / "run.py"
+    compare = f" --baseline {baseline}" if baseline else ""
+    c.run(f"{sys.executable} {script} --runs {runs} --output {output}{compare}")
 
 
 ns.add_task(bench)

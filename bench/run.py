@@ -33,6 +33,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import speed  # noqa: E402
 from bench.stop_latency import one_run, published_port, wait_for_200  # noqa: E402
 from rootfs_ci.config import load_settings  # noqa: E402
 from rootfs_ci.image.build import build_image  # noqa: E402
@@ -330,6 +331,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--output", type=Path, default=REPO / "dist" / "bench.json")
+    parser.add_argument("--baseline", help="git revision whose package speed.py measures side by side (e.g. main)")
     args = parser.parse_args()
     client = docker.from_env()
     report: dict[str, Any] = {"machine": machine(), "runs": args.runs}
@@ -351,6 +353,8 @@ def main() -> None:
         report["runtime"] = runtime
         print("[bench] baselines...", file=sys.stderr)
         report["baselines"] = baselines(client, project, work, args.runs)
+        print("[bench] issue #18: smoke, warm pipeline, start-up, pipeline --all...", file=sys.stderr)
+        report["speed"] = speed.measure(work, args.runs, args.baseline)
         client.images.remove("apacheinit:bench", force=True)
         for tag in [
             t for i in client.images.list() for t in i.tags if t.startswith(("apacheinit:bench", "testrfs:bench"))
@@ -359,6 +363,7 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)
+    speed.print_table(report["speed"], report["baselines"]["recipe: docker import + docker build"])
     print(f"\nwrote {args.output}")
 
 

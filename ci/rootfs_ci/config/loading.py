@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from rootfs_ci import gitinfo
-from rootfs_ci.config.models import CONFIG_FILE, NAMESPACE, RootfsCiConfig
+from rootfs_ci.config.keys import CONFIG_FILE, NAMESPACE
+from rootfs_ci.config.models import RootfsCiConfig
 from rootfs_ci.config.settings import Settings
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.validation import error_at, load_yaml, validate
+from rootfs_ci.validation import error_at, validate
 
 
 def _plain(value: Any) -> Any:
@@ -91,24 +92,3 @@ def load_settings(raw: Any, project_dir: Path, environ: Mapping[str, str]) -> Se
         config=parse_config(raw, project_dir),
         source_date_epoch=source_date_epoch(project_dir, environ),
     )
-
-
-def preflight(project_dir: Path) -> None:
-    """Check invoke.yaml before Invoke reads it: Invoke would show a traceback for bad YAML.
-
-    Only the ``rootfs_ci`` key is ours: every other top-level key belongs to Invoke, other task
-    libraries or the project itself, and is left alone.
-    """
-    config_file = project_dir / CONFIG_FILE
-    if not config_file.exists():
-        return
-    try:
-        data = load_yaml(config_file)
-    except OSError as exc:
-        raise ConfigError(f"{config_file.name}: cannot be read ({exc.strerror}); fix its permissions") from None
-    if data is None:
-        return
-    if not isinstance(data, dict):
-        raise ConfigError(f"{config_file.name}:1: the top level must be a mapping (key: value)")
-    if NAMESPACE in data and data[NAMESPACE] is not None and not isinstance(data[NAMESPACE], dict):
-        raise error_at(config_file, (NAMESPACE,), "expected a mapping of settings")

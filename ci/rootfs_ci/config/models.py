@@ -22,8 +22,6 @@ from rootfs_ci.config.names import (
 from rootfs_ci.rootfs.apache import HttpdOptions
 from rootfs_ci.validation import StrictModel
 
-NAMESPACE = "rootfs_ci"
-CONFIG_FILE = "invoke.yaml"
 DEFAULT_MAX_ROOTFS_BYTES = 512 * 1024 * 1024
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rootfs_ci.config.models import CONFIG_FILE, NAMESPACE, ImageConfig, RootfsCiConfig
+from rootfs_ci.config.keys import CONFIG_FILE, NAMESPACE
+from rootfs_ci.config.models import ImageConfig, RootfsCiConfig
 from rootfs_ci.errors import ConfigError
 
 

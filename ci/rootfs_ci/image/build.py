@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import docker
 from docker.errors import DockerException
+from docker.models.images import Image
 
 from rootfs_ci import __version__
 from rootfs_ci.config import Settings
@@ -13,7 +15,7 @@ from rootfs_ci.engine import connect
 from rootfs_ci.errors import EngineError, ImageError
 from rootfs_ci.fsutil import scratch_dir, sha256_file
 from rootfs_ci.gitinfo import revision, source_url
-from rootfs_ci.image.oci import ImageSettings, rfc3339, write_image_archive
+from rootfs_ci.image.oci import ImageSettings, WrittenImage, rfc3339, write_image_archive
 from rootfs_ci.progress import Progress
 from rootfs_ci.records import ImageRecord, Layer, RootfsRecord, read_record, stage_dir, write_record
 from rootfs_ci.version import CHANGELOG, project_version
@@ -80,12 +82,7 @@ def build_image(
         )
         note = f" ({written.layer_note})" if written.layer_note else ""
         progress.step(f"layer {written.layer.size / 1e6:.2f} MB gzip{note}, manifest {written.manifest.digest[:19]}...")
-        try:
-            with written.archive.open("rb") as archive:
-                client.images.load(archive)
-            loaded = client.images.get(reference)
-        except DockerException as exc:
-            raise EngineError(f"the engine refused to load the image archive: {exc}") from None
+        loaded, how = _load(client, written, reference)
         if loaded.id not in (written.config.digest, written.manifest.digest):
             client.images.remove(reference, force=True)
             raise ImageError(
@@ -106,5 +103,23 @@ def build_image(
         labels=dict(image_settings.labels),
     )
     write_record(out_dir / ImageRecord.FILE, record)
-    progress.step(f"loaded {reference} (image ID {loaded.id[:19]}...)")
+    progress.step(f"{how} (image ID {loaded.id[:19]}...)")
     return record
+
+
+def _load(client: docker.DockerClient, written: WrittenImage, reference: str) -> tuple[Image, str]:
+    """Load the archive; when the engine already holds this very image (its ID is the digest of the
+    config, which names the layer's digest), only tag it: a second load would unpack the layer again."""
+    repository, _, tag = reference.rpartition(":")
+    for image_id in (written.config.digest, written.manifest.digest):  # classic store, containerd store
+        try:
+            client.api.tag(image_id, repository, tag, force=True)
+            return client.images.get(reference), f"tagged {reference}: the engine already holds this image"
+        except DockerException:
+            continue
+    try:
+        with written.archive.open("rb") as archive:
+            client.images.load(archive)
+        return client.images.get(reference), f"loaded {reference}"
+    except DockerException as exc:
+        raise EngineError(f"the engine refused to load the image archive: {exc}") from None

@@ -5,10 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-
 from rootfs_ci.arch import by_elf_machine
 
 ELF_MAGIC = b"\x7fELF"
@@ -32,6 +28,11 @@ def is_elf(path: Path) -> bool:
 
 def read_elf(path: Path) -> ElfInfo:
     """Parse ``path``; raises ValueError when it is not a readable ELF file."""
+    # pyelftools costs ~50 ms to import; the config models import this module, every stage does not need it.
+    from elftools.common.exceptions import ELFError  # noqa: PLC0415
+    from elftools.elf.dynamic import DynamicSection  # noqa: PLC0415
+    from elftools.elf.elffile import ELFFile  # noqa: PLC0415
+
     try:
         with path.open("rb") as handle:
             elf = ELFFile(handle)

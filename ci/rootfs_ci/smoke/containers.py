@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import docker
@@ -17,10 +19,14 @@ from rootfs_ci.errors import EngineError
 from rootfs_ci.signals import signals_deferred
 
 UNCERTAIN_WAIT = 3.0  # seconds the engine gets to finish a create request we stopped waiting for
+REMOVERS = 4  # containers removed at once at cleanup
 
 
 class RunContainers:
-    """Creates containers labelled with this run's id; ``cleanup`` removes all of them."""
+    """Creates containers labelled with this run's id; ``cleanup`` removes all of them.
+
+    Checks create containers from worker threads: once cleanup has begun, ``create`` refuses, so a
+    check still running cannot leave a container behind."""
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
@@ -28,42 +34,65 @@ class RunContainers:
         self.created = 0
         # Names whose create request was cut off by a signal: the engine may still be making them.
         self.uncertain: set[str] = set()
+        self.closed = False
+        self._lock = threading.Lock()
 
     def create(self, image: str, **options: Any) -> Container:
         options.setdefault("labels", {}).update(labels.run_labels(self.run_id))
-        name = options.setdefault("name", f"rootfs-ci-{self.run_id}-{self.created}")
-        self.created += 1
-        self.uncertain.add(name)
+        with self._lock:
+            if self.closed:
+                raise EngineError(f"the smoke run is cleaning up; no new container from {image}")
+            name = options.setdefault("name", f"rootfs-ci-{self.run_id}-{self.created}")
+            self.created += 1
+            self.uncertain.add(name)
         try:
             container = self.client.containers.create(image, **options)
         except DockerException as exc:
-            self.uncertain.discard(name)
+            self._settled(name)
             raise EngineError(f"cannot create a container from {image}: {exc}") from None
-        self.uncertain.discard(name)
+        self._settled(name)
         return container
+
+    def _settled(self, name: str) -> None:
+        with self._lock:
+            self.uncertain.discard(name)
 
     def cleanup(self) -> int:
         """Remove every container of this run, whatever state it is in; return how many."""
-        removed = 0
         with signals_deferred():
-            for listed in _listed(self.client, f"{labels.RUN}={self.run_id}"):
-                with contextlib.suppress(NotFound):
-                    self.client.api.remove_container(listed["Id"], force=True)
-                    removed += 1
-                self.uncertain.difference_update(_names(listed))
+            with self._lock:
+                self.closed = True  # from now on no check can add a container
+                pending = set(self.uncertain)
+            listed = _listed(self.client, f"{labels.RUN}={self.run_id}")
+            for entry in listed:
+                pending.difference_update(_names(entry))
+            # Removing a running container takes the engine a while: all at once, not one by one.
+            with ThreadPoolExecutor(max_workers=REMOVERS) as pool:
+                removed = sum(pool.map(self._remove_listed, [entry["Id"] for entry in listed]))
             deadline = time.monotonic() + UNCERTAIN_WAIT
-            for name in sorted(self.uncertain):
-                while True:
-                    try:
-                        self.client.containers.get(name).remove(force=True)
-                        removed += 1
-                        break
-                    except NotFound:
-                        if time.monotonic() > deadline:
-                            break
-                        time.sleep(0.05)
-            self.uncertain.clear()
+            for name in sorted(pending):
+                removed += self._remove_when_made(name, deadline)
+            with self._lock:
+                self.uncertain.clear()
         return removed
+
+    def _remove_listed(self, container_id: str) -> int:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except NotFound:
+            return 0
+        return 1
+
+    def _remove_when_made(self, name: str, deadline: float) -> int:
+        """Remove ``name`` once the engine has made it (a create we stopped waiting for), or give up."""
+        while True:
+            try:
+                self.client.containers.get(name).remove(force=True)
+                return 1
+            except NotFound:
+                if time.monotonic() > deadline:
+                    return 0
+                time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -22,10 +22,11 @@ from rootfs_ci.image.build import local_reference
 from rootfs_ci.progress import Progress
 from rootfs_ci.qemu import require_emulation
 from rootfs_ci.records import CheckResult, ImageRecord, SmokeRecord, read_record, stage_dir, write_record
-from rootfs_ci.smoke import checks, commands, runtime
+from rootfs_ci.smoke import checks, plan, runtime
 from rootfs_ci.smoke.containers import run_containers
 from rootfs_ci.smoke.report import print_failures, print_table, step_summary, write_junit
 from rootfs_ci.smoke.spec import Spec, load_spec
+from rootfs_ci.workers import thread_pool
 
 LOG_TAIL = 30
 # The engine keeps at most this much of the CMD's output on disk, however much it prints.
@@ -127,21 +128,6 @@ def _start(target: checks.Target, spec: Spec) -> None:
             target.host_ports[int(key.split("/")[0])] = int(bindings[0]["HostPort"])
 
 
-def _runtime_checks(target: checks.Target, spec: Spec, client: docker.DockerClient) -> list[CheckResult]:
-    results = [checks.file_existence_check(test, target) for test in spec.fileExistenceTests]
-    results += [checks.file_content_check(test, target) for test in spec.fileContentTests]
-    if spec.pid1:
-        results.append(runtime.pid1_check(spec.pid1, target))
-    if spec.hostKernel:
-        results.append(runtime.host_kernel_check(target))
-    results += [runtime.process_check(test, target) for test in spec.processes]
-    results += [commands.command_check(test, target) for test in spec.commandTests]
-    results += [runtime.http_check(test, target) for test in spec.http]
-    results += [runtime.log_check(test, target) for test in spec.logs]
-    results += [runtime.interactive_check(test, target, client) for test in spec.interactive]
-    return results
-
-
 def run_smoke(
     settings: Settings,
     image_name: str | None,
@@ -201,13 +187,19 @@ def _container_checks(
     """Start the image's CMD and run the spec's runtime checks on it; (results, the end of its log)."""
     results: list[CheckResult] = []
     logs = ""
-    with run_containers(client) as containers:
+    # The pool ends after the containers are gone, so checks still running end quickly (on SIGINT).
+    with thread_pool(plan.WORKERS, "smoke") as pool, run_containers(client) as containers:
         target = checks.Target(image, reference, containers, _run_options(spec))
+        planned = plan.plan(spec, target, client)
+        own_containers = plan.start(pool, planned, plan.Wave.OWN_CONTAINER)
         ready = checks.timed("container", "starts and is ready", lambda: _start_and_wait(target, spec))
         results.append(ready)
         progress.step(f"container {'ready' if ready.passed else 'NOT ready'} after {ready.seconds:.2f}s")
         if ready.passed:
-            results += _runtime_checks(target, spec, client)
+            observing = plan.start(pool, planned, plan.Wave.OBSERVE)
+            plan.finish(observing)  # before anything runs in the container
+            executing = plan.start(pool, planned, plan.Wave.EXECUTE)
+            results += plan.finish(own_containers, observing, executing)
         if target.container is not None:
             logs = runtime.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
             if ready.passed and spec.stop:

@@ -162,8 +162,10 @@ def interactive_check(test: s.InteractiveCheck, target: Target, client: Any) -> 
             raw.sendall(test.input.encode())  # the TTY holds it until the shell reads
             output = Tail()
             deadline = time.monotonic() + test.timeoutSeconds
-            while matches_all(test.expectedOutput, output.text()) and time.monotonic() < deadline:
-                output.add(_read_for(raw, 0.2))
+            ended = False
+            while not ended and matches_all(test.expectedOutput, output.text()) and time.monotonic() < deadline:
+                data, ended = _read_for(raw, 0.2)
+                output.add(data)
         finally:
             raw.close()
         missing = matches_all(test.expectedOutput, output.text())
@@ -172,7 +174,8 @@ def interactive_check(test: s.InteractiveCheck, target: Target, client: Any) -> 
     return timed("interactive", test.name, check)
 
 
-def _read_for(raw: socket.socket, seconds: float) -> bytes:
+def _read_for(raw: socket.socket, seconds: float) -> tuple[bytes, bool]:
+    """What arrives within ``seconds``, and whether the stream ended (the container is gone)."""
     data = b""
     deadline = time.monotonic() + seconds
     while (remaining := deadline - time.monotonic()) > 0:
@@ -181,11 +184,11 @@ def _read_for(raw: socket.socket, seconds: float) -> bytes:
             break
         chunk = raw.recv(65536)
         if not chunk:
-            break
+            return data, True
         data += chunk
         if len(data) > OUTPUT_LIMIT:
             break
-    return data
+    return data, False
 
 
 def engine_time(stamp: str) -> float:

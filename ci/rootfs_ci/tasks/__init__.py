@@ -25,7 +25,7 @@ from pathlib import Path
 
 from invoke.collection import Collection
 
-from rootfs_ci.config import NAMESPACE, preflight
+from rootfs_ci.config.keys import NAMESPACE
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.tasks import buildroot, diff, publishing, qemu, registry, release, smoke, stages, workflow
 
@@ -51,6 +51,8 @@ NESTED = (registry.ns, qemu.ns, buildroot.ns)
 
 def configure(ns: Collection, project_dir: Path) -> Collection:
     """Point ``ns`` at the project whose invoke.yaml, overlays and specs live in ``project_dir``."""
+    from rootfs_ci.config.preflight import preflight
+
     try:
         preflight(project_dir)
     except ConfigError as exc:

@@ -8,21 +8,26 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from rootfs_ci.config import NAMESPACE, Settings, load_settings
+from rootfs_ci.config.keys import NAMESPACE
 from rootfs_ci.errors import RootfsCiError
 from rootfs_ci.registry.target import redact
 from rootfs_ci.signals import term_as_interrupt
+
+if TYPE_CHECKING:
+    from rootfs_ci.config import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def settings(c: Context) -> Settings:
+    from rootfs_ci.config import load_settings
+
     raw = c.config.get(NAMESPACE) or {}
     project_dir = Path(raw.get("project_dir") or ".").resolve()
     return load_settings(raw, project_dir, os.environ)

@@ -8,10 +8,10 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from rootfs_ci.config import Settings
 from rootfs_ci.tasks.boundary import boundary, emit, settings
 
 if TYPE_CHECKING:
+    from rootfs_ci.config import Settings
     from rootfs_ci.registry import local
 
 

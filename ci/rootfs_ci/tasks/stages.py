@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
 from rootfs_ci.arch import choices
-from rootfs_ci.tasks.boundary import boundary, emit, settings
-
-if TYPE_CHECKING:
-    from rootfs_ci.records import RootfsRecord
+from rootfs_ci.tasks.boundary import boundary, emit, fail, settings
 
 IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image, else the first image)"
 ARCH_HELP = f"architecture: {choices()} (default: the image's first platform)"
@@ -20,14 +17,11 @@ BACKEND_HELP = "rootfs backend: debian or buildroot (default: the image's backen
 TAG_HELP = "local tag, e.g. v01 -> IMAGE:v01, or a full reference (default: rootfs_ci.local_tag)"
 
 
-def rootfs_line(record: RootfsRecord) -> str:
-    return f"rootfs {record.image}/{record.arch}: {record.rootfs.size} bytes sha256:{record.rootfs.sha256}"
-
-
 @task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP})
 @boundary
 def build(c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None) -> None:
     """Build the rootfs: dist/IMAGE/ARCH/rootfs.tar and rootfs.json."""
+    from rootfs_ci.pipeline import rootfs_line
     from rootfs_ci.rootfs.build import build_rootfs
 
     record = build_rootfs(settings(c), image, arch, backend)
@@ -44,24 +38,35 @@ def image(c: Context, image: str | None = None, arch: str | None = None, tag: st
     emit(f"image {record.reference}: {record.image_id}")
 
 
-@task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP, "tag": TAG_HELP})
+@task(
+    help={
+        "image": IMAGE_HELP,
+        "arch": ARCH_HELP,
+        "backend": BACKEND_HELP,
+        "tag": TAG_HELP,
+        "all": "every image x architecture of invoke.yaml, in parallel (one progress line per job, then a table)",
+        "jobs": "with --all: how many at once (default 0: the CPU count)",
+    }
+)
 @boundary
 def pipeline(
-    c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None, tag: str | None = None
+    c: Context,
+    image: str | None = None,
+    arch: str | None = None,
+    backend: str | None = None,
+    tag: str | None = None,
+    all_: bool = False,
+    jobs: int = 0,
 ) -> None:
     """The main job: build the rootfs, make the image, smoke-test it (the README's one command)."""
-    from rootfs_ci.image.build import build_image
-    from rootfs_ci.rootfs.build import build_rootfs
-    from rootfs_ci.smoke import run_smoke
-    from rootfs_ci.smoke.runner import resolve_spec
+    from rootfs_ci.pipeline import run_all, run_pipeline
 
-    config = settings(c)
-    resolve_spec(config, config.image(image)[0])  # a missing spec fails now, not after the build
-    built = build_rootfs(config, image, arch, backend)
-    loaded = build_image(config, built.image, built.arch, tag, built=built)
-    emit(rootfs_line(built), f"image {loaded.reference}: {loaded.image_id}")
-    smoked = run_smoke(config, built.image, built.arch, tag, image_record=loaded)
-    emit(f"smoke {smoked.reference}: passed ({len(smoked.checks)} checks)")
+    if all_:
+        if image or arch:
+            raise fail("--all runs every image and architecture; drop --image/--arch, or drop --all", 2)
+        run_all(settings(c), backend, tag, jobs, sys.stderr)
+    else:
+        run_pipeline(settings(c), image, arch, backend, tag)
 
 
 ns = Collection("stages", build, image, pipeline)
