@@ -18,7 +18,7 @@ from tests.debian_archive import Deb, LocalArchive
 from tests.helpers import CHANGELOG, REPO, Project
 
 IMAGE = "tiny"
-KEY = f"{IMAGE}/x86_64"
+KEY = f"{IMAGE}/x86_64/debian"
 NO_MIRROR_ENV = {"ROOTFS_CI_DEBIAN_MIRROR": "", "ROOTFS_CI_DEBIAN_SNAPSHOT_MIRROR": ""}
 
 
@@ -95,7 +95,9 @@ def test_locked_build_stays_until_lock_update_moves_exactly_that_package(
 
     first = project.invoke("build")
     assert first.returncode == 0, first.stderr
-    assert "locked tiny/x86_64 in rootfs-ci.lock" in first.stderr
+    assert f"locked {KEY} in rootfs-ci.lock" in first.stderr
+    assert lock_versions(project) == {"hello-tool": "1.0-1", "motd-data": "1.0-1"}
+    assert project.invoke("lock").returncode == 0  # adds the buildroot section, keeps the debian one
     assert lock_versions(project) == {"hello-tool": "1.0-1", "motd-data": "1.0-1"}
     locked = (project.path / "rootfs-ci.lock").read_text()
 
@@ -170,7 +172,7 @@ def test_lock_rules_missing_mirror_locked_flag_and_stale_lock(tmp_path: Path, ar
     project.edit_config(lambda data: data["rootfs_ci"]["images"][IMAGE]["debian"]["packages"].pop())
     stale = project.invoke("build", env={"ROOTFS_CI_DEBIAN_MIRROR": archive.url})
     assert stale.returncode == 2
-    assert one_error_line(stale.stderr).endswith("tiny/x86_64 no longer matches invoke.yaml (packages changed); "
+    assert one_error_line(stale.stderr).endswith(f"{KEY} no longer matches invoke.yaml (packages changed); "
                                                  "run invoke lock --update")  # fmt: skip
 
 

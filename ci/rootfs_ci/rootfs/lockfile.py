@@ -1,11 +1,12 @@
 """The lock file: per image x architecture, exactly which inputs a build uses.
 
-JSON, one line per package (sorted by name) so a diff names exactly the packages that moved::
+JSON, a section per IMAGE/ARCH/BACKEND, one line per package (sorted by name) so a diff names
+exactly the packages that moved::
 
     {
       "lock_version": 1,
       "sections": {
-        "apacheinit/x86_64": {
+        "apacheinit/x86_64/debian": {
           "backend": "debian",
           "inputs": {"packages": [...], "suite": "bookworm", "components": ["main"], "snapshot": ""},
           "packages": [
@@ -59,8 +60,8 @@ class LockSection:
         return f"sha256:{hashlib.sha256(canonical).hexdigest()}"
 
 
-def section_key(image: str, arch: str) -> str:
-    return f"{image}/{arch}"
+def section_key(image: str, arch: str, backend: str) -> str:
+    return f"{image}/{arch}/{backend}"
 
 
 def read_lock(path: Path) -> dict[str, LockSection]:

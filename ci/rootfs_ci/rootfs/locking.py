@@ -29,7 +29,18 @@ class Target:
 
     @property
     def key(self) -> str:
-        return section_key(self.name, self.arch)
+        return section_key(self.name, self.arch, self.backend)
+
+
+def lock_targets(settings: Settings, names: list[str]) -> list[Target]:
+    """What ``invoke lock`` pins for these images: per architecture, the debian packages (when the
+    image names any) and the Buildroot pin, so either backend (ci.yml may pick one) builds --locked."""
+    targets = []
+    for name in names:
+        image = settings.config.images[name]
+        backends = ("debian", "buildroot") if image.debian.packages else ("buildroot",)
+        targets += [Target(name, image, arch, backend) for arch in image.platforms for backend in backends]
+    return targets
 
 
 def expected_inputs(settings: Settings, target: Target) -> dict[str, Any]:

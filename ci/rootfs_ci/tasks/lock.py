@@ -18,15 +18,10 @@ def lock(c: Context, image: str | None = None, update: bool = False) -> None:
     """Resolve each image x architecture's packages and write them to the lock file (rootfs-ci.lock)."""
     from rootfs_ci.fsutil import shown
     from rootfs_ci.rootfs.lockfile import changes
-    from rootfs_ci.rootfs.locking import Target, update_lock
+    from rootfs_ci.rootfs.locking import lock_targets, update_lock
 
     config = settings(c)
-    names = [config.image(image)[0]] if image else list(config.config.images)
-    targets = [
-        Target(name, config.config.images[name], arch, config.config.images[name].backend)
-        for name in names
-        for arch in config.config.images[name].platforms
-    ]
+    targets = lock_targets(config, [config.image(image)[0]] if image else list(config.config.images))
     written = update_lock(config, targets, update=update)
     for key, (old, new) in sorted(written.items()):
         emit(f"{key}: {', '.join(changes(old, new)) or 'unchanged'}")
