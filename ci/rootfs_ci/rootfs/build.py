@@ -14,7 +14,7 @@ from rootfs_ci.progress import Progress
 from rootfs_ci.records import RootfsFile, RootfsRecord, SbomFile, stage_dir, write_record
 from rootfs_ci.rootfs import buildroot, debian
 from rootfs_ci.rootfs.lockfile import LockSection
-from rootfs_ci.rootfs.locking import Target, locked_section
+from rootfs_ci.rootfs.locking import Target, locked_section, record_section
 from rootfs_ci.rootfs.sources import image_sources
 from rootfs_ci.rootfs.tarball import check_size, write_rootfs_tar
 from rootfs_ci.version import CHANGELOG, project_version
@@ -34,7 +34,7 @@ def build_rootfs(
     version = project_version(settings.project_dir / CHANGELOG)  # for the SBOM; fails before any work
     progress = Progress("build", f"{name}/{arch}")
     target = Target(name, image, arch, backend)
-    section = locked_section(settings, target, progress, locked=locked)
+    section, resolved = locked_section(settings, target, locked=locked)
     out_dir = stage_dir(settings.dist_dir, name, arch)
     rootfs_tar = out_dir / "rootfs.tar"
     built: buildroot.Built | None = None
@@ -68,6 +68,8 @@ def build_rootfs(
         lock_digest=section.digest(),
     )
     write_record(out_dir / RootfsRecord.FILE, record)
+    if resolved:
+        record_section(settings, target, section, progress)
     progress.step(f"rootfs.tar {size / 1e6:.2f} MB sha256 {digest[:16]}... -> {shown(rootfs_tar)}")
     sbom_path = shown(out_dir / sbom.path)
     progress.step(f"sbom.json CycloneDX {sbom.spec_version}, {len(packages)} packages -> {sbom_path}")

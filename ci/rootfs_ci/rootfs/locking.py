@@ -92,29 +92,34 @@ def stale_reason(settings: Settings, target: Target, section: LockSection) -> st
     return ", ".join(changed) if changed else None
 
 
-def locked_section(settings: Settings, target: Target, progress: Progress, *, locked: bool) -> LockSection:
-    """The section this build must use; resolved and written first when the lock has none."""
+def locked_section(settings: Settings, target: Target, *, locked: bool) -> tuple[LockSection, bool]:
+    """The section this build must use, and whether it was resolved just now (the build then writes
+    it with record_section once it has succeeded: a failed build leaves the lock file alone)."""
     lock_path = settings.lock_path
-    with lock_file_held(settings):
-        sections = read_lock(lock_path)
-        section = sections.get(target.key)
-        if section is None:
-            if locked:
-                raise ConfigError(
-                    f"{shown(lock_path)} has no entry for {target.key} and --locked forbids writing one; "
-                    "run invoke lock and commit the lock file"
-                )
-            section = resolve_section(settings, target)
-            write_lock(lock_path, {**sections, target.key: section})
-            progress.step(f"locked {target.key} in {shown(lock_path)} ({len(section.packages)} packages): commit it")
-            return section
+    section = read_lock(lock_path).get(target.key)
+    if section is None:
+        if locked:
+            raise ConfigError(
+                f"{shown(lock_path)} has no entry for {target.key} and --locked forbids writing one; "
+                "run invoke lock and commit the lock file"
+            )
+        return resolve_section(settings, target), True
     reason = stale_reason(settings, target, section)
     if reason is not None:
         raise ConfigError(
             f"{shown(lock_path)}: {target.key} no longer matches invoke.yaml ({reason} changed); "
             "run invoke lock --update"
         )
-    return section
+    return section, False
+
+
+def record_section(settings: Settings, target: Target, section: LockSection, progress: Progress) -> None:
+    """Add a newly resolved section to the lock file, unless a parallel build added one first."""
+    with lock_file_held(settings):
+        sections = read_lock(settings.lock_path)
+        if target.key not in sections:
+            write_lock(settings.lock_path, {**sections, target.key: section})
+            progress.step(f"locked {target.key} in {shown(settings.lock_path)}: commit it")
 
 
 Changed = dict[str, tuple[LockSection | None, LockSection]]
