@@ -7,6 +7,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 import yaml
 
 from tests.debian_archive import Deb, LocalArchive
-from tests.helpers import CHANGELOG, REPO, Project
+from tests.helpers import CHANGELOG, REPO, Project, make_project
 
 IMAGE = "tiny"
 KEY = f"{IMAGE}/x86_64/debian"
@@ -186,3 +188,25 @@ def test_an_index_signed_by_another_key_is_refused(tmp_path: Path, archive: Loca
     assert "InRelease: signature not valid for keyring" in one_error_line(result.stderr)
     assert not (project.path / "rootfs-ci.lock").exists()
     assert os.listdir(project.path / "cache" / "tmp") == []
+
+
+def test_the_same_apacheinit_with_the_host_apt_state_hidden(tmp_path: Path, shared_cache: Path) -> None:
+    """The real archive (mirror from $ROOTFS_CI_DEBIAN_MIRROR), the committed lock: a build with the
+    host's /etc/apt and /var/lib/apt/lists hidden under empty tmpfs mounts, from an empty cache, makes
+    the same rootfs and SBOM as one on the host as it is."""
+    normal = make_project(tmp_path / "normal", shared_cache)
+    hidden = make_project(tmp_path / "hidden", tmp_path / "empty-cache")
+    assert normal.invoke("build", "--locked").returncode == 0
+    script = (
+        "mount -t tmpfs none /var/lib/apt/lists && mount -t tmpfs none /etc/apt && "
+        f'test -z "$(ls -A /etc/apt)$(ls -A /var/lib/apt/lists)" && exec {sys.executable} -m invoke build --locked'
+    )
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], cwd=hidden.path, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fetched busybox_" in result.stderr  # from the archive, not from a cache
+    records = [json.loads((p.path / "dist/apacheinit/x86_64/rootfs.json").read_text()) for p in (normal, hidden)]
+    assert records[0]["rootfs"] == records[1]["rootfs"]
+    assert records[0]["sbom"] == records[1]["sbom"]
+    assert records[0]["lock_digest"] == records[1]["lock_digest"]
