@@ -60,13 +60,13 @@ def _fetch(sources: Sources, deb: LockedDeb, path: Path) -> None:
 
 def obtain(debs: Sequence[LockedDeb], sources: Sources, cache_dir: Path, progress: Progress) -> list[DebPackage]:
     """Every locked .deb as a checked file in the cache; nothing is written unless its sha256 matches."""
-    packages, fetched = [], 0
-    for deb in debs:
-        path = cached_path(cache_dir, deb)
-        if not (path.is_file() and sha256_file(path) == deb.sha256):
-            _fetch(sources, deb, path)
-            fetched += 1
-            progress.step(f"fetched {PurePosixPath(deb.filename).name} ({deb.size / 1e6:.2f} MB)")
-        packages.append(DebPackage(deb.name, deb.version, deb.arch, deb.sha256, path))
-    progress.step(f"{len(packages)} locked packages: {len(packages) - fetched} cached, {fetched} fetched")
-    return packages
+    paths = [cached_path(cache_dir, deb) for deb in debs]
+    missing = [
+        (deb, path) for deb, path in zip(debs, paths, strict=True)
+        if not (path.is_file() and sha256_file(path) == deb.sha256)
+    ]  # fmt: skip
+    progress.step(f"{len(debs)} locked packages: {len(debs) - len(missing)} cached, {len(missing)} to fetch")
+    for deb, path in missing:
+        _fetch(sources, deb, path)
+        progress.step(f"fetched {PurePosixPath(deb.filename).name} ({deb.size / 1e6:.2f} MB)")
+    return [DebPackage(d.name, d.version, d.arch, d.sha256, path) for d, path in zip(debs, paths, strict=True)]
