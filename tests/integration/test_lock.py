@@ -210,3 +210,24 @@ def test_the_same_apacheinit_with_the_host_apt_state_hidden(tmp_path: Path, shar
     assert records[0]["rootfs"] == records[1]["rootfs"]
     assert records[0]["sbom"] == records[1]["sbom"]
     assert records[0]["lock_digest"] == records[1]["lock_digest"]
+
+
+def test_snapshot_resolves_and_serves_what_the_mirror_no_longer_has(
+    tmp_path: Path, archive: LocalArchive, debs: dict[str, Deb]
+) -> None:
+    snapshot = "20250101T000000Z"
+    archive.publish(debs["hello-1"], debs["motd"])
+    shutil.rmtree(archive.root / "snap", ignore_errors=True)
+    shutil.copytree(archive.archive, archive.root / "snap" / snapshot)  # the archive as it was then
+    archive.publish(debs["hello-2"], debs["motd"])  # the mirror today: 1.0-1 is gone from its pool
+    project = tiny_project(tmp_path / "project", archive)
+    snapshot_mirror = archive.url.rsplit("/", 1)[0] + "/snap"
+    project.edit_config(
+        lambda data: data["rootfs_ci"]["debian_sources"].update(snapshot=snapshot, snapshot_mirror=snapshot_mirror)
+    )
+    result = project.invoke("build")
+    assert result.returncode == 0, result.stderr
+    assert lock_versions(project) == {"hello-tool": "1.0-1", "motd-data": "1.0-1"}
+    assert hello_in_rootfs(project) == "#!/bin/sh\necho hello 1\n"
+    section = json.loads((project.path / "rootfs-ci.lock").read_text())["sections"][KEY]
+    assert {package["snapshot"] for package in section["packages"]} == {snapshot}
