@@ -7,8 +7,8 @@ download-artifact) and to a placeholder that fails if run (actions/cache: act fe
 a step whose ``if:`` is false; the debian backend never runs it). act copies the project itself
 for actions/checkout. No artifact or cache server is started (act's defaults bind 192.0.2.2).
 tests/act/bin is put first on PATH: jobs run in parallel here, on one machine, so its ``apt-get``
-takes one flock (apt-get, and the debian backend's apt lists in the shared cache dir, must not run
-twice at once), its ``sudo`` (we are root) runs the command under another, and its ``invoke``
+takes one flock (two apt-get runs on one machine must not overlap; the debian backend itself no longer
+uses apt), its ``sudo`` (we are root) runs the command under another, and its ``invoke``
 makes smoke runs take turns (their timing checks assume a machine to themselves).
 """
 
@@ -129,6 +129,8 @@ def run_act(
         "--env", f"ROOTFS_CI_ACT_ARTIFACTS={scratch / 'artifacts'}",
         "--env", f"ROOTFS_CI_ACT_TOOLS={ACT_DIR}",
         "--env", f"ROOTFS_CI_ACT_LOCKS={scratch}",
+        # the debian backend's mirror comes from the environment (./dev derives it from the host)
+        "--env", f"ROOTFS_CI_DEBIAN_MIRROR={os.environ.get('ROOTFS_CI_DEBIAN_MIRROR', '')}",
         *local_repositories(workflows),
     ]  # fmt: skip
     env = {**os.environ, "PATH": f"{ACT_DIR / 'bin'}{os.pathsep}{os.environ['PATH']}"}

@@ -15,7 +15,7 @@ import docker
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("tasks.py", "invoke.yaml")
+PROJECT_FILES = ("tasks.py", "invoke.yaml", "rootfs-ci.lock")
 # Never the repository's own CHANGELOG.md: right after a release its [Unreleased] is empty.
 CHANGELOG = "# Changelog\n\n## [Unreleased]\n\n### Added\n- A test project.\n"
 PROJECT_DIRS = ("overlay", "buildroot-config", "tests/smoke")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from rootfs_ci.errors import RootfsCiError
+from rootfs_ci.rootfs.sources import MIRROR_ENV
 from rootfs_ci.starter import starter_files, workflow_ref, workflow_repository, write_starter
 from rootfs_ci.versioning import __version__
 
@@ -24,12 +26,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"OWNER/REPO whose reusable workflow ci.yml calls (default: {workflow_repository()})",
     )
+    init.add_argument(
+        "--debian-mirror",
+        default=os.environ.get(MIRROR_ENV, ""),
+        help=f"Debian archive URL written to invoke.yaml (default: ${MIRROR_ENV}; none: a commented example)",
+    )
     return parser
 
 
-def init(directory: Path, image: str, force: bool, workflow_repo: str | None) -> list[str]:
+def init(directory: Path, image: str, force: bool, workflow_repo: str | None, debian_mirror: str = "") -> list[str]:
     ref, warning = workflow_ref()
-    files = starter_files(image, workflow_repo or workflow_repository(), ref)
+    files = starter_files(image, workflow_repo or workflow_repository(), ref, debian_mirror.rstrip("/"))
     written = write_starter(directory, files, force)
     lines = [f"wrote {path.relative_to(directory)}" for path in written]
     if warning:
@@ -41,7 +48,7 @@ def init(directory: Path, image: str, force: bool, workflow_repo: str | None) ->
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        lines = init(Path(args.directory), args.image, args.force, args.workflow_repo)
+        lines = init(Path(args.directory), args.image, args.force, args.workflow_repo, args.debian_mirror)
     except RootfsCiError as exc:
         print(f"rootfs-ci: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -8,12 +8,9 @@ so each job is exactly the single run (same functions, same settings, same outpu
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -31,36 +28,23 @@ from rootfs_ci.smoke import run_smoke
 from rootfs_ci.smoke.runner import resolve_spec
 from rootfs_ci.tasks.boundary import boundary
 
-DEBIAN_LOCK = "debian-backend.lock"  # in the cache dir
-
 
 def rootfs_line(record: RootfsRecord) -> str:
     return f"rootfs {record.image}/{record.arch}: {record.rootfs.size} bytes sha256:{record.rootfs.sha256}"
 
 
-@contextlib.contextmanager
-def backend_lock(settings: Settings, name: str | None, backend: str | None) -> Iterator[None]:
-    """Serialise debian builds that share a cache: two apt runs on the same lists and archives fail
-    on apt's own locks. Other backends, and the image and smoke stages, run in parallel."""
-    if (backend or settings.image(name)[1].backend) != "debian":
-        yield
-        return
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.cache_dir / DEBIAN_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def run_pipeline(
-    settings: Settings, image: str | None, arch: str | None, backend: str | None, tag: str | None
+    settings: Settings,
+    image: str | None,
+    arch: str | None,
+    backend: str | None,
+    tag: str | None,
+    *,
+    locked: bool = False,
 ) -> list[str]:
     """build -> image -> smoke for one image and architecture; the result lines."""
     resolve_spec(settings, settings.image(image)[0])  # a missing spec fails now, not after the build
-    with backend_lock(settings, image, backend):
-        built = build_rootfs(settings, image, arch, backend)
+    built = build_rootfs(settings, image, arch, backend, locked=locked)
     loaded = build_image(settings, built.image, built.arch, tag, built=built)
     lines = [rootfs_line(built), f"image {loaded.reference}: {loaded.image_id}"]
     for line in lines:
@@ -71,9 +55,12 @@ def run_pipeline(
     return lines
 
 
-def child_command(project_dir: Path, image: str, arch: str, backend: str | None, tag: str | None) -> list[str]:
+def child_command(
+    project_dir: Path, image: str, arch: str, backend: str | None, tag: str | None, locked: bool
+) -> list[str]:
     command = [sys.executable, "-m", "rootfs_ci.pipeline", str(project_dir), image, arch]
-    return command + (["--backend", backend] if backend else []) + (["--tag", tag] if tag else [])
+    command += ["--backend", backend] if backend else []
+    return command + (["--tag", tag] if tag else []) + (["--locked"] if locked else [])
 
 
 def child_input(settings: Settings) -> str:
@@ -81,7 +68,7 @@ def child_input(settings: Settings) -> str:
     return json.dumps(settings.config.model_dump(mode="json", exclude_unset=True))
 
 
-def all_jobs(settings: Settings, backend: str | None, tag: str | None) -> list[Job]:
+def all_jobs(settings: Settings, backend: str | None, tag: str | None, locked: bool = False) -> list[Job]:
     """One job per image x architecture of invoke.yaml, in the order it declares them."""
     if tag is not None and (":" in tag or "/" in tag):
         raise ConfigError(f"--tag {tag!r} is a full reference; with --all give a tag only (e.g. v01), one per image")
@@ -90,7 +77,7 @@ def all_jobs(settings: Settings, backend: str | None, tag: str | None) -> list[J
     return [
         Job(
             f"{name}/{arch}",
-            child_command(settings.project_dir, name, arch, backend, tag),
+            child_command(settings.project_dir, name, arch, backend, tag, locked),
             stdin,
             logs / f"{name}-{arch}.log",
         )
@@ -99,12 +86,14 @@ def all_jobs(settings: Settings, backend: str | None, tag: str | None) -> list[J
     ]
 
 
-def run_all(settings: Settings, backend: str | None, tag: str | None, parallel: int, stream: TextIO) -> None:
+def run_all(
+    settings: Settings, backend: str | None, tag: str | None, parallel: int, stream: TextIO, *, locked: bool = False
+) -> None:
     """``pipeline --all``: every image x architecture, ``parallel`` at a time (0: the CPU count)."""
     if parallel < 0:
         raise ConfigError(f"--jobs {parallel} is not a number of jobs; give 1 or more (0: the CPU count)")
     parallel = parallel or os.cpu_count() or 1
-    jobs = all_jobs(settings, backend, tag)
+    jobs = all_jobs(settings, backend, tag, locked)
     if not jobs:
         raise ConfigError("invoke.yaml declares no images; add one under rootfs_ci.images")
     progress = Progress("pipeline --all", f"{len(jobs)} jobs, {min(parallel, len(jobs))} at a time", stream)
@@ -145,12 +134,13 @@ def _child(argv: list[str] | None = None) -> int:
         parser.add_argument(name)
     parser.add_argument("--backend")
     parser.add_argument("--tag")
+    parser.add_argument("--locked", action="store_true")
     args = parser.parse_args(argv)
 
     @boundary
     def job() -> None:
         settings = load_settings(json.load(sys.stdin), Path(args.project_dir), os.environ)
-        run_pipeline(settings, args.image, args.arch, args.backend, args.tag)
+        run_pipeline(settings, args.image, args.arch, args.backend, args.tag, locked=args.locked)
 
     try:
         job()

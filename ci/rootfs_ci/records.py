@@ -64,6 +64,7 @@ class RootfsRecord(Record):
     sbom: SbomFile
     labels: dict[str, str]  # for the image stage: the SBOM's digest travels with the image
     buildroot: dict[str, Any] | None = None  # the Buildroot backend's build details
+    lock_digest: str | None = None  # "sha256:HEX" of the lock file section the build used
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class Subject:
     rootfs_sha256: str
     epoch: int
     version: str = ""
+    lock_digest: str = ""  # "sha256:HEX" of the lock file section the rootfs was built from
 
 
 def _bom(subject: Subject, tools: Sequence[tuple[str, str]]) -> tuple[Bom, Component]:
@@ -64,6 +65,7 @@ def _bom(subject: Subject, tools: Sequence[tuple[str, str]]) -> tuple[Bom, Compo
         properties=[
             Property(name="rootfs-ci:arch", value=subject.arch),
             Property(name="rootfs-ci:backend", value=subject.backend),
+            *([Property(name="rootfs-ci:lock-digest", value=subject.lock_digest)] if subject.lock_digest else []),
         ],
     )
     bom.metadata.component = root

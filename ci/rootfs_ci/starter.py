@@ -8,6 +8,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
 
 from rootfs_ci.config import IMAGE_NAME
+from rootfs_ci.config.names import MIRROR_URL
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.versioning import __version__, source_commit
 
@@ -68,10 +69,28 @@ def _target(path: PurePosixPath, image: str) -> PurePosixPath:
     return path
 
 
-def starter_files(image: str, workflow_repo: str, ref: str) -> list[StarterFile]:
+def _debian_sources(mirror: str) -> str:
+    """The starter's rootfs_ci.debian_sources: the mirror when one is given, else how to give one."""
+    if not mirror:
+        return (
+            "  # Where the debian backend fetches the .debs that rootfs-ci.lock pins (or: ROOTFS_CI_DEBIAN_MIRROR)\n"
+            "  # debian_sources:\n"
+            "  #   mirror: http://HOST/debian"
+        )
+    if not MIRROR_URL.fullmatch(mirror):
+        raise ConfigError(f"--debian-mirror {mirror!r} is not an http(s) URL; give e.g. http://HOST/debian")
+    return f"  debian_sources:\n    mirror: {mirror}"
+
+
+def starter_files(image: str, workflow_repo: str, ref: str, debian_mirror: str = "") -> list[StarterFile]:
     if not IMAGE_NAME.fullmatch(image):
         raise ConfigError(f"image name {image!r} must be lowercase letters, digits and . _ -; pick another --image")
-    values = {"@IMAGE@": image, "@WORKFLOW_REPO@": workflow_repo, "@WORKFLOW_REF@": ref}
+    values = {
+        "@IMAGE@": image,
+        "@WORKFLOW_REPO@": workflow_repo,
+        "@WORKFLOW_REF@": ref,
+        "@DEBIAN_SOURCES@": _debian_sources(debian_mirror),
+    }
     files = []
     for path, template in _templates(resources.files("rootfs_ci") / "starter"):
         text = template

@@ -29,6 +29,17 @@ def debian(change: Callable[[dict], None]) -> Edit:
     return config(lambda data: change(data["rootfs_ci"]["images"]["apacheinit"]["debian"]))
 
 
+def unlocked(edit: Edit | None = None) -> Edit:
+    """``edit``, and no lock file: the build resolves afresh (from $ROOTFS_CI_DEBIAN_MIRROR)."""
+
+    def both(project: Project) -> None:
+        if edit is not None:
+            edit(project)
+        (project.path / LOCK_FILE).unlink()
+
+    return both
+
+
 def text(old: str, new: str, file: str = "invoke.yaml") -> Edit:
     def edit(project: Project) -> None:
         path = project.path / file
@@ -84,7 +95,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
 
 
-BAD_APT = "bad-apt.conf"  # in the project copy; "{project}" in a case's env is that copy
+LOCK_FILE = "rootfs-ci.lock"
 IMAGES = ("apacheinit", "testrfs")
 
 CATALOGUE = {
@@ -137,15 +148,29 @@ CATALOGUE = {
     "unknown Debian package": Case(
         ("build",),
         3,
-        "no-such-package-xyz (amd64) not in the apt lists",
-        debian(lambda d: d["packages"].append("no-such-package-xyz")),
+        "no-such-package-xyz (amd64) not in bookworm main",
+        unlocked(debian(lambda d: d["packages"].append("no-such-package-xyz"))),
     ),
-    "apt failure": Case(
-        ("build", "--image", "testrfs"), 3, "not in the apt lists", env={"APT_CONFIG": "{project}/" + BAD_APT}
+    "unreachable mirror": Case(
+        ("build", "--image", "testrfs"),
+        3,
+        "cannot fetch the bookworm InRelease (http://127.0.0.1:1/debian/dists/bookworm/InRelease: ConnectionError)",
+        unlocked(),
+        env={"ROOTFS_CI_DEBIAN_MIRROR": "http://127.0.0.1:1/debian"},
     ),
     "library in no package": Case(
-        ("build",), 3, "libapr-1.so.0 (needed by /usr/bin/httpd)", debian(lambda d: d["packages"].remove("libapr1"))
+        ("build",),
+        3,
+        "libapr-1.so.0 (needed by /usr/bin/httpd)",
+        unlocked(debian(lambda d: d["packages"].remove("libapr1"))),
     ),
+    "lock older than invoke.yaml": Case(
+        ("build",),
+        2,
+        "apacheinit/x86_64/debian no longer matches invoke.yaml (packages changed); run invoke lock --update",
+        debian(lambda d: d["packages"].remove("libapr1")),
+    ),
+    "--locked with no lock entry": Case(("build", "--locked"), 2, "--locked forbids writing one", unlocked()),
     "mapped file in no package": Case(
         ("build",),
         2,
@@ -251,15 +276,16 @@ def test_the_catalogue_is_large_enough() -> None:
 @pytest.mark.parametrize("name", CATALOGUE, ids=list(CATALOGUE))
 def test_bad_input(name: str, project: Project, engine, shared_cache: Path) -> None:
     case = CATALOGUE[name]
-    (project.path / BAD_APT).write_text('Dir::State::Lists "/nonexistent-apt-lists";\n')
     if case.prepare is not None:
         case.prepare(project)
     dist_before = project.files("dist")
+    lock_before = (project.path / LOCK_FILE).read_bytes() if (project.path / LOCK_FILE).exists() else None
     tags_before = created_by(engine, 0, IMAGES)[1]
     env = {key: value.replace("{project}", str(project.path)) for key, value in case.env.items()}
     result = project.invoke(*case.args, env=env)
     check_one_clean_line(result, case.code, case.expected)
     assert project.files("dist") == dist_before
+    assert ((project.path / LOCK_FILE).read_bytes() if (project.path / LOCK_FILE).exists() else None) == lock_before
     scratch = shared_cache / "tmp"
     assert not scratch.exists() or list(scratch.iterdir()) == []
     containers, tags = created_by(engine, result.pid, IMAGES)

@@ -64,6 +64,7 @@ def br_project(tmp_path: Path, standin_repo: StandinRepo) -> Project:
     project.edit_config(
         lambda data: data[NAMESPACE].update(buildroot={"git_url": standin_repo.url, "commit": standin_repo.commit})
     )
+    (project.path / "rootfs-ci.lock").unlink()  # it pins the real Buildroot commit; builds here lock the stand-in
     return project
 
 
@@ -103,6 +104,10 @@ def test_build_streams_progress_and_writes_rootfs_and_sbom(br_project: Project, 
     assert f"[9/9] Executing fakeroot script {script}" in lines
     assert "[9/9] Buildroot finished" in lines
     assert "gcc -Os" not in err
+    # The build pinned the stand-in's commit in the lock file, and records that section's digest.
+    section = json.loads((br_project.path / "rootfs-ci.lock").read_text())["sections"]["apacheinit/x86_64/buildroot"]
+    assert section["inputs"]["commit"] == settings.config.buildroot.commit
+    assert record.lock_digest is not None and record.lock_digest.startswith("sha256:")
     log = (cache(br_project) / "logs/apacheinit-x86_64.log").read_text()
     assert "gcc -Os -c -o apache/obj0.o apache/src0.c" in log
     assert ">>> apache 2.4.67 Building" in log

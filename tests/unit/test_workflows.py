@@ -126,7 +126,12 @@ def test_every_invoke_command_in_the_workflows_is_seen_and_valid(tasks: object) 
         "diff",
         "publish",
         "publish-index",
+        "lock",
     }
+    assert [argv for argv in seen if argv[0] in ("build", "lock")] == [
+        ["build", "--locked", "--image", "$IMAGE", "--arch", "$ARCH", "--backend", "$BACKEND"],
+        ["lock", "--update"],
+    ]
     publish = next(argv for argv in seen if argv[0] == "publish")
     assert publish[:5] == ["publish", "--image", "$IMAGE", "--arch", "$ARCH"]
     assert publish[-1] == "--by-digest"

@@ -6,16 +6,19 @@ import re
 from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from rootfs_ci.arch import ArchName, choices
 from rootfs_ci.config.names import (
     APPLET,
+    ARCHIVE_NAME,
     DEBIAN_PACKAGE,
     GIT_TAG,
     IMAGE_NAME,
+    MIRROR_URL,
     NOT_AN_OPTION,
     ROOTFS_PATH,
+    SNAPSHOT_TIME,
     SONAME,
     each_matches,
 )
@@ -23,10 +26,69 @@ from rootfs_ci.rootfs.apache import HttpdOptions
 from rootfs_ci.validation import StrictModel
 
 DEFAULT_MAX_ROOTFS_BYTES = 512 * 1024 * 1024
+DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+LOCK_FILE = "rootfs-ci.lock"
+
+
+def _check_sources(values: dict[str, object]) -> None:
+    """The shared checks of DebianSources and DebianSourcesOverride."""
+    suite, components = values.get("suite"), values.get("components")
+    if isinstance(suite, str):
+        each_matches([suite], ARCHIVE_NAME, "Debian suite", "bookworm")
+    if isinstance(components, tuple):
+        if not components:
+            raise ValueError("components needs at least one archive component, e.g. [main]")
+        each_matches(components, ARCHIVE_NAME, "archive component", "main")
+    for key in ("mirror", "snapshot_mirror"):
+        url = values.get(key)
+        if isinstance(url, str) and url:
+            each_matches([url], MIRROR_URL, f"{key} URL", "http://HOST/debian")
+    snapshot = values.get("snapshot")
+    if isinstance(snapshot, str) and snapshot:
+        each_matches([snapshot], SNAPSHOT_TIME, "snapshot timestamp", "20250520T000000Z")
+
+
+class DebianSources(StrictModel):
+    """Where the debian backend resolves and fetches packages (the host's apt is never used)."""
+
+    suite: str = Field("bookworm", description="Debian suite (distribution) whose index is resolved")
+    components: tuple[str, ...] = Field(("main",), description="archive components searched, in order")
+    mirror: str = Field(
+        "", description="archive URL (transport only: the lock's sha256s decide); else $ROOTFS_CI_DEBIAN_MIRROR"
+    )
+    snapshot: str = Field("", description="resolve from a snapshot archive at this time, e.g. 20250520T000000Z")
+    snapshot_mirror: str = Field(
+        "", description="snapshot archive URL prefix (SNAPSHOT is appended); else $ROOTFS_CI_DEBIAN_SNAPSHOT_MIRROR"
+    )
+    keyring: str = Field(DEFAULT_KEYRING, description="keyring gpgv verifies InRelease with")
+
+    @model_validator(mode="after")
+    def _valid(self) -> DebianSources:
+        _check_sources(dict(self))
+        return self
+
+
+class DebianSourcesOverride(StrictModel):
+    """One image's departures from rootfs_ci.debian_sources (unset keys inherit it)."""
+
+    suite: str | None = Field(None, description="see rootfs_ci.debian_sources.suite")
+    components: tuple[str, ...] | None = Field(None, description="see rootfs_ci.debian_sources.components")
+    mirror: str | None = Field(None, description="see rootfs_ci.debian_sources.mirror")
+    snapshot: str | None = Field(None, description="see rootfs_ci.debian_sources.snapshot")
+    snapshot_mirror: str | None = Field(None, description="see rootfs_ci.debian_sources.snapshot_mirror")
+    keyring: str | None = Field(None, description="see rootfs_ci.debian_sources.keyring")
+
+    @model_validator(mode="after")
+    def _valid(self) -> DebianSourcesOverride:
+        _check_sources(dict(self))
+        return self
 
 
 class DebianOptions(StrictModel):
-    packages: tuple[str, ...] = Field((), description="Debian binary packages fetched with apt-get download")
+    packages: tuple[str, ...] = Field((), description="Debian binary packages, pinned in the lock file")
+    sources: DebianSourcesOverride = Field(
+        default_factory=DebianSourcesOverride, description="this image's package sources (see debian_sources)"
+    )
     files: dict[str, str] = Field({}, description="Debian path -> rootfs path; ELF files here are closure roots")
     dlopen: tuple[str, ...] = Field((), description="sonames loaded at run time that no DT_NEEDED names")
     busybox_links: bool = Field(True, description="link busybox applets that no other file provides")
@@ -186,6 +248,7 @@ class RootfsCiConfig(StrictModel):
     )
     dist_dir: str = Field("dist", description="where stage outputs and records go (relative to the project)")
     cache_dir: str = Field(".cache/rootfs-ci", description="download and build cache (relative to the project)")
+    lock_file: str = Field(LOCK_FILE, description="the lock file pinning each image's inputs (relative to the project)")
     local_tag: str = Field("dev", description="tag of images loaded into the local engine")
     source_url: str = Field("", description="org.opencontainers.image.source (default: git remote origin)")
     images: dict[str, ImageConfig] = Field({}, description="images to build, by name")
@@ -195,6 +258,9 @@ class RootfsCiConfig(StrictModel):
     tags: TagsConfig = Field(default_factory=TagsConfig, description="tag rules")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="registry settings")
     buildroot: BuildrootConfig = Field(default_factory=BuildrootConfig, description="Buildroot source pin")
+    debian_sources: DebianSources = Field(
+        default_factory=DebianSources, description="package sources of the debian backend (images may override)"
+    )
 
     @field_validator("images")
     @classmethod

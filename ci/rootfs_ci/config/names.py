@@ -15,6 +15,9 @@ APPLET = re.compile(r"[A-Za-z0-9_\[][A-Za-z0-9_.\[\]-]*")
 ROOTFS_PATH = re.compile(r"/[^\x00-\x1f\x7f]*")
 GIT_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 NOT_AN_OPTION = re.compile(r"[^-\s][^\s\x00-\x1f\x7f]*")  # no leading "-", no spaces or controls
+ARCHIVE_NAME = re.compile(r"[a-z0-9][a-z0-9._/-]*")  # Debian suite or component: bookworm, non-free-firmware
+MIRROR_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
+SNAPSHOT_TIME = re.compile(r"[0-9]{8}T[0-9]{6}Z")  # a snapshot archive's timestamp: 20250520T000000Z
 
 
 def each_matches(values: Iterable[str], pattern: re.Pattern[str], what: str, example: str) -> None:

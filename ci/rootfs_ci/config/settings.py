@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rootfs_ci.config.keys import CONFIG_FILE, NAMESPACE
-from rootfs_ci.config.models import ImageConfig, RootfsCiConfig
+from rootfs_ci.config.models import DebianSources, ImageConfig, RootfsCiConfig
 from rootfs_ci.errors import ConfigError
 
 
@@ -25,6 +25,15 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         return self.project_dir / self.config.cache_dir
+
+    @property
+    def lock_path(self) -> Path:
+        return self.project_dir / self.config.lock_file
+
+    def debian_sources(self, image: ImageConfig) -> DebianSources:
+        """rootfs_ci.debian_sources with the image's own debian.sources keys on top."""
+        override = {key: value for key, value in image.debian.sources if value is not None}
+        return self.config.debian_sources.model_copy(update=override)
 
     @property
     def default_image(self) -> str:

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rootfs_ci.arch import architecture
 from rootfs_ci.config import DebianOptions, ImageConfig
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.fsutil import rootfs_path
 from rootfs_ci.progress import Progress
 from rootfs_ci.rootfs.apache import install_httpd
-from rootfs_ci.rootfs.apt import Apt, apt_for, fetch_packages
 from rootfs_ci.rootfs.busybox import link_busybox_applets
 from rootfs_ci.rootfs.closure import check_loaders, close_over_libraries
+from rootfs_ci.rootfs.debs import obtain
+from rootfs_ci.rootfs.lockfile import LockSection
 from rootfs_ci.rootfs.overlay import apply_overlay
 from rootfs_ci.rootfs.packages import Assembly, PackageTrees, extracted, install_file
 from rootfs_ci.rootfs.skeleton import lay_skeleton
+from rootfs_ci.rootfs.sources import Sources
 
 
 def _install_files(tree: Path, packages: PackageTrees, options: DebianOptions, assembly: Assembly) -> None:
@@ -41,14 +42,14 @@ def assemble(
     cache_dir: Path,
     work: Path,
     progress: Progress,
-    apt: Apt | None = None,
+    locked: LockSection,
+    sources: Sources,
 ) -> tuple[Path, Assembly]:
-    """Assemble the rootfs tree under ``work``; return it and what went in."""
+    """Assemble the rootfs tree under ``work`` from the lock's .debs; return it and what went in."""
     options = image.debian
-    deb_arch = architecture(arch).debian
-    packages = fetch_packages(
-        apt or apt_for(deb_arch, cache_dir, progress), options.packages, deb_arch, cache_dir, progress
-    )
+    by_name = {deb.name: deb for deb in locked.packages}
+    # invoke.yaml's order: files and libraries are taken from the first package that has them
+    packages = obtain([by_name[name] for name in options.packages], sources, cache_dir, progress)
     assembly = Assembly(packages=packages)
     trees = [(package.name, extracted(package, cache_dir)) for package in packages]
     progress.step(f"{len(trees)} packages extracted (cached by sha256)")

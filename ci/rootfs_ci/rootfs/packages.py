@@ -12,7 +12,7 @@ from rootfs_ci.arch import architecture
 from rootfs_ci.archive import extract_tar
 from rootfs_ci.errors import BackendError
 from rootfs_ci.fsutil import resolve_in_root, scratch_dir
-from rootfs_ci.rootfs.apt import DebPackage
+from rootfs_ci.rootfs.debs import DebPackage
 
 
 @dataclass

@@ -4,7 +4,7 @@ Everything, with rootfs-ci's usual task names::
 
     ns = rootfs_ci.tasks.namespace(Path(__file__).resolve().parent)
 
-À la carte: every module here has its own ``ns`` collection (stages, smoke, publishing, release,
+À la carte: every module here has its own ``ns`` collection (stages, lock, smoke, publishing, release,
 workflow, diff, registry, qemu, buildroot). Add the ones you want, next to your own tasks and other
 libraries' collections, then point them at your project::
 
@@ -27,12 +27,13 @@ from invoke.collection import Collection
 
 from rootfs_ci.config.keys import NAMESPACE
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.tasks import buildroot, diff, publishing, qemu, registry, release, smoke, stages, workflow
+from rootfs_ci.tasks import buildroot, diff, lock, publishing, qemu, registry, release, smoke, stages, workflow
 
 __all__ = [
     "buildroot",
     "configure",
     "diff",
+    "lock",
     "namespace",
     "publishing",
     "qemu",
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 # Their tasks sit at the top of namespace(): invoke build, invoke smoke, invoke publish, ...
-TOP_LEVEL = (stages.ns, smoke.ns, publishing.ns, release.ns, workflow.ns, diff.ns)
+TOP_LEVEL = (stages.ns, lock.ns, smoke.ns, publishing.ns, release.ns, workflow.ns, diff.ns)
 # These stay collections: invoke registry.up, invoke qemu.setup, invoke buildroot.check.
 NESTED = (registry.ns, qemu.ns, buildroot.ns)
 

@@ -14,17 +14,20 @@ from rootfs_ci.tasks.boundary import boundary, emit, fail, settings
 IMAGE_HELP = "image name from invoke.yaml (default: rootfs_ci.default_image, else the first image)"
 ARCH_HELP = f"architecture: {choices()} (default: the image's first platform)"
 BACKEND_HELP = "rootfs backend: debian or buildroot (default: the image's backend)"
+LOCKED_HELP = "use the lock file as it is: fail rather than write a missing section (CI)"
 TAG_HELP = "local tag, e.g. v01 -> IMAGE:v01, or a full reference (default: rootfs_ci.local_tag)"
 
 
-@task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP})
+@task(help={"image": IMAGE_HELP, "arch": ARCH_HELP, "backend": BACKEND_HELP, "locked": LOCKED_HELP})
 @boundary
-def build(c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None) -> None:
+def build(
+    c: Context, image: str | None = None, arch: str | None = None, backend: str | None = None, locked: bool = False
+) -> None:
     """Build the rootfs: dist/IMAGE/ARCH/rootfs.tar and rootfs.json."""
     from rootfs_ci.pipeline import rootfs_line
     from rootfs_ci.rootfs.build import build_rootfs
 
-    record = build_rootfs(settings(c), image, arch, backend)
+    record = build_rootfs(settings(c), image, arch, backend, locked=locked)
     emit(rootfs_line(record))
 
 
@@ -44,6 +47,7 @@ def image(c: Context, image: str | None = None, arch: str | None = None, tag: st
         "arch": ARCH_HELP,
         "backend": BACKEND_HELP,
         "tag": TAG_HELP,
+        "locked": LOCKED_HELP,
         "all": "every image x architecture of invoke.yaml, in parallel (one progress line per job, then a table)",
         "jobs": "with --all: how many at once (default 0: the CPU count)",
     }
@@ -55,6 +59,7 @@ def pipeline(
     arch: str | None = None,
     backend: str | None = None,
     tag: str | None = None,
+    locked: bool = False,
     all_: bool = False,
     jobs: int = 0,
 ) -> None:
@@ -64,9 +69,9 @@ def pipeline(
     if all_:
         if image or arch:
             raise fail("--all runs every image and architecture; drop --image/--arch, or drop --all", 2)
-        run_all(settings(c), backend, tag, jobs, sys.stderr)
+        run_all(settings(c), backend, tag, jobs, sys.stderr, locked=locked)
     else:
-        run_pipeline(settings(c), image, arch, backend, tag)
+        run_pipeline(settings(c), image, arch, backend, tag, locked=locked)
 
 
 ns = Collection("stages", build, image, pipeline)
