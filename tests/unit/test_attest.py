@@ -10,7 +10,8 @@ import pytest
 from rootfs_ci.attest.provenance import Source, build_source, statement, statement_bytes
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.records import ImageRecord, Layer, RootfsFile, RootfsRecord, SbomFile
-from rootfs_ci.registry.target import parse_target, redact
+from rootfs_ci.redaction import redact
+from rootfs_ci.registry.target import parse_target
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from rootfs_ci.errors import ConfigError
+from rootfs_ci.redaction import REDACTED
 
 # The distribution spec's repository name and tag grammars; always used with fullmatch (a pattern
 # ending in $ also matches before a trailing newline).
@@ -78,16 +79,6 @@ class RegistryTarget:
 
 
 # user:password@ or scheme://token@ in a text; 'name:tag@sha256:...' (a reference) is not credentials.
-_SCHEME_USERINFO = re.compile(r"(?<=://)[^\s/@'\"]+@")
-_USERINFO = re.compile(r"[^\s/@'\"]+:[^\s/@'\"]+@(?!sha256:)")
-REDACTED = "***"
-
-
-def redact(text: str) -> str:
-    """``text`` with the user info of anything URL-like (``user:secret@``, ``https://token@``) masked."""
-    return _USERINFO.sub(REDACTED + "@", _SCHEME_USERINFO.sub(REDACTED + "@", text))
-
-
 def _refuse_credentials(value: str) -> None:
     """A target never holds credentials (they would end up in records, logs and process lists)."""
     if "@" in value:

@@ -15,7 +15,7 @@ from invoke.exceptions import Exit
 
 from rootfs_ci.config.keys import NAMESPACE
 from rootfs_ci.errors import RootfsCiError
-from rootfs_ci.registry.target import redact
+from rootfs_ci.redaction import redact
 from rootfs_ci.signals import term_as_interrupt
 
 if TYPE_CHECKING:
