@@ -83,7 +83,7 @@ metadataTest:
         ("schemaVersion: 2.0.0", "schemaVersion: 1.0.0", "spec.yaml:1: schemaVersion: schemaVersion '1.0.0'"),
         ("    args: [hi]", "    argz: [hi]", "spec.yaml:5: commandTests[0].argz: unknown key"),
         ("    args: [hi]", "    args: hi", "spec.yaml:5: commandTests[0].args: expected a list"),
-        ("    expectedOutput: ['^hi$']", "    expectedOutput: ['(']", "is not a valid regular expression"),
+        ("    expectedOutput: ['^hi$']", "    expectedOutput: ['(']", "is not a valid Go regular expression"),
         ("  maxSeconds: 1.0", "  maxSeconds: soon", "spec.yaml:12: stop.maxSeconds"),
         ("http:", "htp:", "spec.yaml:7: htp: unknown key"),
         ("  - name: index\n", "  - nam: index\n", "http[0].nam: unknown key"),

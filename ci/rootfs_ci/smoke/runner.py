@@ -22,7 +22,7 @@ from rootfs_ci.image.build import local_reference
 from rootfs_ci.progress import Progress
 from rootfs_ci.qemu import require_emulation
 from rootfs_ci.records import CheckResult, ImageRecord, SmokeRecord, read_record, stage_dir, write_record
-from rootfs_ci.smoke import checks, commands, runtime
+from rootfs_ci.smoke import checks, commands, licenses, runtime
 from rootfs_ci.smoke.containers import run_containers
 from rootfs_ci.smoke.report import print_failures, print_table, step_summary, write_junit
 from rootfs_ci.smoke.spec import Spec, load_spec
@@ -136,6 +136,7 @@ def _runtime_checks(target: checks.Target, spec: Spec, client: docker.DockerClie
         results.append(runtime.host_kernel_check(target))
     results += [runtime.process_check(test, target) for test in spec.processes]
     results += [commands.command_check(test, target) for test in spec.commandTests]
+    results += [licenses.license_check(test, index, target) for index, test in enumerate(spec.licenseTests)]
     results += [runtime.http_check(test, target) for test in spec.http]
     results += [runtime.log_check(test, target) for test in spec.logs]
     results += [runtime.interactive_check(test, target, client) for test in spec.interactive]
@@ -202,11 +203,12 @@ def _container_checks(
     results: list[CheckResult] = []
     logs = ""
     with run_containers(client) as containers:
-        target = checks.Target(image, reference, containers, _run_options(spec))
-        ready = checks.timed("container", "starts and is ready", lambda: _start_and_wait(target, spec))
-        results.append(ready)
-        progress.step(f"container {'ready' if ready.passed else 'NOT ready'} after {ready.seconds:.2f}s")
-        if ready.passed:
+        target = checks.Target(image, reference, containers, _run_options(spec), global_env=spec.globalEnvVars)
+        if spec.needs_cmd_container():  # CST's checks alone do not run the image's CMD
+            ready = checks.timed("container", "starts and is ready", lambda: _start_and_wait(target, spec))
+            results.append(ready)
+            progress.step(f"container {'ready' if ready.passed else 'NOT ready'} after {ready.seconds:.2f}s")
+        if not results or results[0].passed:
             results += _runtime_checks(target, spec, client)
         if target.container is not None:
             logs = runtime.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
