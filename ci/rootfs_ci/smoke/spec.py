@@ -50,7 +50,7 @@ def _non_empty(value: str) -> str:
 
 class EnvVar(StrictModel):
     key: str
-    value: str
+    value: str = ""
 
     _check_key = field_validator("key")(_non_empty)
 
