@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from rootfs_ci.errors import ConfigError
-from rootfs_ci.smoke.cst import cst_part, export_cst
+from rootfs_ci.smoke.cst import CST_SECTIONS, cst_part, export_cst
 from rootfs_ci.smoke.spec import load_spec
 
 SPECS = Path(__file__).resolve().parents[1] / "smoke"
@@ -92,9 +92,14 @@ metadataTest:
     ],
 )
 def test_bad_specs_name_file_line_and_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
-    assert old in GOOD
+    assert_refused(tmp_path, GOOD, old, new, expected)
+
+
+def assert_refused(tmp_path: Path, good: str, old: str, new: str, expected: str) -> None:
+    """``good`` with ``old`` replaced by ``new`` is refused in one line containing ``expected``."""
+    assert old in good
     with pytest.raises(ConfigError) as caught:
-        load_spec(write(tmp_path, GOOD.replace(old, new)))
+        load_spec(write(tmp_path, good.replace(old, new)))
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)
 
@@ -184,11 +189,7 @@ def test_a_cst_only_spec_needs_no_running_cmd(tmp_path: Path) -> None:
     ],
 )
 def test_what_cst_would_refuse_or_fail_is_refused(tmp_path: Path, old: str, new: str, expected: str) -> None:
-    assert old in CST_FULL
-    with pytest.raises(ConfigError) as caught:
-        load_spec(write(tmp_path, CST_FULL.replace(old, new)))
-    assert expected in str(caught.value)
-    assert "\n" not in str(caught.value)
+    assert_refused(tmp_path, CST_FULL, old, new, expected)
 
 
 def test_the_export_keeps_only_what_cst_knows(tmp_path: Path) -> None:
@@ -200,15 +201,7 @@ def test_the_export_keeps_only_what_cst_knows(tmp_path: Path) -> None:
     text = target.read_text()
     assert "# Left out (exec: true" in text
     data = yaml.safe_load(text)
-    assert list(data) == [
-        "schemaVersion",
-        "globalEnvVars",
-        "commandTests",
-        "fileExistenceTests",
-        "fileContentTests",
-        "metadataTest",
-        "licenseTests",
-    ]
+    assert tuple(data) == CST_SECTIONS
     assert data["commandTests"] == [
         {
             "name": "with setup",
