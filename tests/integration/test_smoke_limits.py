@@ -103,7 +103,7 @@ def test_a_cmd_flooding_its_log_is_read_within_bounds(
         {"name": "never printed", "expected": ["^nowhere$"]},
     ]
     flooded = "while ! [ -e /tmp/flooded ]; do sleep 0.1; done"
-    wait = {"name": "the flood is over", "command": "sh", "args": ["-c", flooded], "timeoutSeconds": 120}
+    wait = {"name": "the flood is over", "command": "sh", "args": ["-c", flooded], "timeoutSeconds": 120, "exec": True}
     spec = write_spec(tmp_path / "logs.yaml", [wait], logs)
     try:
         result = project.invoke("smoke", "--image", "testrfs", "--tag", flood_tag, "--spec", str(spec), timeout=300)
