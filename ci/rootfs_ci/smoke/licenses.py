@@ -38,7 +38,11 @@ def license_check(test: s.LicenseTest, index: int, target: Target) -> CheckResul
         container = target.pristine()
         problems = []
         if test.debian:
-            for package in _debian_packages(container):
+            try:
+                packages = _debian_packages(container)
+            except FileProblem as problem:
+                return False, f"{DEBIAN_DOCS} with a copyright file per package", str(problem)
+            for package in packages:
                 if package not in LICENSE_ALLOWED_PACKAGES:
                     problems.append(_license_problem(container, f"{DEBIAN_DOCS}/{package}/copyright"))
         problems += [_license_problem(container, path) for path in test.files]
