@@ -16,16 +16,9 @@ import docker
 import pytest
 import yaml
 
-from tests.cst_differential import (
-    SEED,
-    SPECS_DEFAULT,
-    Verdicts,
-    disagreements,
-    generate_spec,
-    import_image,
-    run_cst,
-    run_ours,
-)
+from tests.cst_differential import Verdicts, disagreements, run_cst, run_ours
+from tests.cst_images import import_image
+from tests.cst_specs import SEED, SPECS_DEFAULT, generate_spec
 from tests.helpers import Project, make_project
 
 pytestmark = pytest.mark.docker
@@ -38,7 +31,7 @@ SPECS = int(os.environ.get("ROOTFS_CI_CST_SPECS", SPECS_DEFAULT))
 def images(
     tmp_path_factory: pytest.TempPathFactory, shared_cache: Path, engine: docker.DockerClient
 ) -> Iterator[tuple[Project, dict[str, str]]]:
-    """Images 'a' and 'b' (tests.cst_differential.IMAGES) made from the testrfs rootfs our build writes."""
+    """Images 'a' and 'b' (tests.cst_images.IMAGES) made from the testrfs rootfs our build writes."""
     project = make_project(tmp_path_factory.mktemp("cst") / "project", shared_cache)
     assert project.invoke("build", "--image", "testrfs").returncode == 0
     rootfs = project.path / "dist" / "testrfs" / "x86_64" / "rootfs.tar"
