@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from rootfs_ci import labels
+from tests.cst_differential import run_cst
 from tests.helpers import Project, engine_state, make_project
 
 pytestmark = pytest.mark.docker
@@ -208,3 +209,17 @@ def test_apacheinit_runs_hardened(module_project: Project, good_images: str, eng
     assert "processes: nothing runs as root" in result.stderr
     assert "commandTests: the root file system is read-only" in result.stderr
     assert our_containers(engine) == []
+
+
+@pytest.mark.parametrize("image", ["apacheinit", "testrfs"])
+def test_the_exported_cst_part_passes_under_cst_itself(
+    image: str, module_project: Project, good_images: str, tmp_path: Path
+) -> None:
+    """`invoke smoke --export-cst` gives container-structure-test a file it accepts and passes."""
+    exported = tmp_path / f"{image}-cst.yaml"
+    result = module_project.invoke("smoke", "--image", image, "--export-cst", str(exported))
+    assert result.returncode == 0, result.stderr
+    assert f"to {exported}" in result.stdout
+    verdicts = run_cst(f"{image}:{good_images}", exported)
+    assert len(verdicts.by_test) >= 5
+    assert all(verdicts.by_test.values()), verdicts.details

@@ -52,8 +52,8 @@ def test_a_command_that_never_exits_fails_after_its_timeout(
     project, tag = testrfs
     sleep = {"command": "sleep", "args": ["1000"], "timeoutSeconds": 2}
     quiet = {"command": "sh", "args": ["-c", "exec >&- 2>&-; sleep 1000"], "timeoutSeconds": 2}  # output ends early
-    tests = [{"name": "exec", **sleep}, {"name": "fresh", "fresh": True, **sleep}]
-    tests += [{"name": "exec, output closed", **quiet}, {"name": "fresh, output closed", "fresh": True, **quiet}]
+    tests = [{"name": "exec", "exec": True, **sleep}, {"name": "fresh", **sleep}]
+    tests += [{"name": "exec, output closed", "exec": True, **quiet}, {"name": "fresh, output closed", **quiet}]
     spec = write_spec(tmp_path / "hang.yaml", tests)
     started = time.monotonic()
     result = project.invoke("smoke", "--image", "testrfs", "--tag", tag, "--spec", str(spec), timeout=120)
@@ -72,7 +72,7 @@ def test_a_flood_of_output_is_capped_and_fails_with_its_tail(
 ) -> None:
     project, tag = testrfs
     flood = {"command": "sh", "args": ["-c", FLOOD], "expectedOutput": ["the-end"]}
-    spec = write_spec(tmp_path / "flood.yaml", [{"name": "exec", **flood}, {"name": "fresh", "fresh": True, **flood}])
+    spec = write_spec(tmp_path / "flood.yaml", [{"name": "exec", "exec": True, **flood}, {"name": "fresh", **flood}])
     result = project.invoke("smoke", "--image", "testrfs", "--tag", tag, "--spec", str(spec), timeout=300)
     assert result.returncode == 6, result.stderr
     got = failures(project)
@@ -103,7 +103,7 @@ def test_a_cmd_flooding_its_log_is_read_within_bounds(
         {"name": "never printed", "expected": ["^nowhere$"]},
     ]
     flooded = "while ! [ -e /tmp/flooded ]; do sleep 0.1; done"
-    wait = {"name": "the flood is over", "command": "sh", "args": ["-c", flooded], "timeoutSeconds": 120}
+    wait = {"name": "the flood is over", "command": "sh", "args": ["-c", flooded], "timeoutSeconds": 120, "exec": True}
     spec = write_spec(tmp_path / "logs.yaml", [wait], logs)
     try:
         result = project.invoke("smoke", "--image", "testrfs", "--tag", flood_tag, "--spec", str(spec), timeout=300)
@@ -122,11 +122,12 @@ def test_an_interrupt_during_a_hanging_check_leaves_nothing(
     sig: signal.Signals, fresh: bool, testrfs: tuple[Project, str], engine: docker.DockerClient, tmp_path: Path
 ) -> None:
     project, tag = testrfs
-    spec = write_spec(tmp_path / "hang.yaml", [{"name": "hangs", "command": "sleep", "args": ["1000"], "fresh": fresh}])
+    spec = write_spec(
+        tmp_path / "hang.yaml", [{"name": "hangs", "command": "sleep", "args": ["1000"], "exec": not fresh}]
+    )
     process = project.start("smoke", "--image", "testrfs", "--tag", tag, "--spec", str(spec))
     deadline = time.monotonic() + 30
-    wanted = 2 if fresh else 1
-    while len(our_containers(engine, process.pid)) < wanted and time.monotonic() < deadline:
+    while len(our_containers(engine, process.pid)) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # inside the check now
     process.send_signal(sig)

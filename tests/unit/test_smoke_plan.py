@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rootfs_ci.smoke import checks, plan
-from rootfs_ci.smoke.spec import load_spec
+from rootfs_ci.smoke.spec import LicenseTest, load_spec
 
 SPEC = Path(__file__).resolve().parents[1] / "smoke" / "apacheinit.yaml"
 
@@ -27,7 +27,7 @@ def test_waves_follow_what_each_check_does_to_the_container() -> None:
     waves: dict[str, set[plan.Wave]] = {}
     for check in planned():
         name, test = function_and_test(check)
-        key = f"{name} fresh" if getattr(test, "fresh", False) else name
+        key = f"{name} exec" if getattr(test, "exec", False) else name
         waves.setdefault(key, set()).add(check.wave)
     assert waves == {
         "file_existence_check": {plan.Wave.OBSERVE},
@@ -36,9 +36,8 @@ def test_waves_follow_what_each_check_does_to_the_container() -> None:
         "process_check": {plan.Wave.OBSERVE},
         "http_check": {plan.Wave.OBSERVE},
         "host_kernel_check": {plan.Wave.EXECUTE},
-        "command_check": {plan.Wave.EXECUTE},
         "log_check": {plan.Wave.EXECUTE},
-        "command_check fresh": {plan.Wave.OWN_CONTAINER},
+        "command_check": {plan.Wave.OWN_CONTAINER},
         "interactive_check": {plan.Wave.OWN_CONTAINER},
     }
 
@@ -51,3 +50,23 @@ def test_positions_are_the_report_order() -> None:
     assert [command.name for command in commands] == [test.name for test in spec.commandTests]
     # 27 checks in all: 7 image checks and "starts and is ready" before these 18, "stop" after them
     assert len(checks_in_plan) == 18
+
+
+def test_exec_commands_and_licenses_have_their_waves() -> None:
+    """``exec: true`` runs in the CMD's container (EXECUTE); CST's own way gets its own container;
+    license checks only read files (OBSERVE)."""
+    spec = load_spec(SPEC)
+    first, second = spec.commandTests[:2]
+    spec = spec.model_copy(
+        update={
+            "commandTests": (first.model_copy(update={"exec": True}), second),
+            "licenseTests": (LicenseTest(debian=True),),
+        }
+    )
+    target = cast(checks.Target, object())
+    waves: dict[str, list[plan.Wave]] = {}
+    for check in plan.plan(spec, target, client=None):
+        name = function_and_test(check)[0]
+        waves.setdefault(name, []).append(check.wave)
+    assert waves["command_check"] == [plan.Wave.EXECUTE, plan.Wave.OWN_CONTAINER]
+    assert waves["license_check"] == [plan.Wave.OBSERVE]

@@ -4,19 +4,21 @@ fails, it never aborts the run. The checks on the running CMD are in rootfs_ci.s
 from __future__ import annotations
 
 import io
+import posixpath
 import re
-import stat
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.models.images import Image
 
 from rootfs_ci.records import CheckResult
+from rootfs_ci.smoke import golang
 from rootfs_ci.smoke import spec as s
 from rootfs_ci.smoke.containers import RunContainers
 
@@ -40,7 +42,8 @@ def instant(section: str, name: str, passed: bool, expected: object, got: object
 
 @dataclass
 class Target:
-    """The image under test and the container running its own CMD."""
+    """The image under test, the container running its own CMD, and one created (never started)
+    container of the image whose files CST's file checks read, as CST does."""
 
     image: Image
     reference: str
@@ -48,6 +51,9 @@ class Target:
     run_options: dict[str, Any]
     container: Container | None = None
     host_ports: dict[int, int] = field(default_factory=dict)
+    global_env: tuple[s.EnvVar, ...] = ()
+    _pristine: Container | None = None
+    _pristine_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def host_port(self, port: int | None) -> int:
         if port is None:
@@ -63,9 +69,24 @@ class Target:
             raise ValueError("the container is not running")
         return self.container
 
+    def pristine(self) -> Container:
+        with self._pristine_lock:  # file and license checks ask for it at the same time
+            if self._pristine is None:
+                self._pristine = self.containers.create(self.reference, command=["NOOP_COMMAND_DO_NOT_RUN"])
+            return self._pristine
+
+    def image_env(self) -> dict[str, str]:
+        return golang.env_map((self.image.attrs.get("Config") or {}).get("Env"))
+
+    def env(self) -> dict[str, str]:
+        """The image's environment with globalEnvVars added, their values expanded against the image's
+        (CST commits them into a new image first)."""
+        image_env = self.image_env()
+        return image_env | {var.key: golang.expand_env(var.value, image_env) for var in self.global_env}
+
 
 def matches_all(patterns: Iterable[str], text: str) -> list[str]:
-    """The patterns that do NOT match."""
+    """The patterns (Python regexes, our keys: each line is a line) that do NOT match."""
     return [pattern for pattern in patterns if not re.search(pattern, text, re.MULTILINE)]
 
 
@@ -73,40 +94,59 @@ def matches_any(patterns: Iterable[str], text: str) -> list[str]:
     return [pattern for pattern in patterns if re.search(pattern, text, re.MULTILINE)]
 
 
+def go_missing(patterns: Iterable[str], text: str) -> list[str]:
+    """The patterns (Go regexes over the whole text, CST's keys) that do NOT match."""
+    return [pattern for pattern in patterns if not golang.search(pattern, text)]
+
+
+def go_present(patterns: Iterable[str], text: str) -> list[str]:
+    return [pattern for pattern in patterns if golang.search(pattern, text)]
+
+
 # ---- image metadata and size ------------------------------------------------------------------
 
 
+def _value_check(name: str, pattern: str, is_regex: bool, value: str | None) -> CheckResult:
+    """A label or env var of the image: present, and equal to (or, isRegex, matching) the value."""
+    if is_regex:
+        passed = value is not None and golang.search(pattern, value)
+        return instant("metadataTest", name, passed, f"/{pattern}/", repr(value))
+    return instant("metadataTest", name, value == pattern, repr(pattern), repr(value))
+
+
 def metadata_checks(test: s.MetadataTest, image: Image) -> list[CheckResult]:
+    """CST's metadataTest, one result per field it checks; an empty value or list checks nothing."""
     config = image.attrs.get("Config") or {}
-    results = []
-
-    def compare(name: str, expected: object, got: object) -> None:
-        results.append(instant("metadataTest", name, expected == got, repr(expected), repr(got)))
-
-    if test.cmd is not None:
-        compare("cmd", list(test.cmd), config.get("Cmd") or [])
-    if test.entrypoint is not None:
-        compare("entrypoint", list(test.entrypoint), config.get("Entrypoint") or [])
-    exposed = sorted(key.split("/")[0] for key in (config.get("ExposedPorts") or {}))
-    if test.exposedPorts is not None:
-        compare("exposedPorts", sorted(test.exposedPorts), exposed)
-    for port in test.unexposedPorts:
-        compare(f"port {port} not exposed", True, port not in exposed)
-    if test.workdir is not None:
-        compare("workdir", test.workdir, config.get("WorkingDir") or "")
-    if test.user is not None:
-        compare("user", test.user, config.get("User") or "")
-    env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
-    for variable in test.envVars:
-        compare(f"env {variable.key}", variable.value, env.get(variable.key))
+    env = golang.env_map(config.get("Env"))
+    results = [_value_check(f"env {var.key}", var.value, var.isRegex, env.get(var.key)) for var in test.envVars]
+    results += [
+        instant("metadataTest", f"env {var.key} unset", var.key not in env, "unset", "set")
+        for var in test.unboundEnvVars
+    ]
     image_labels = config.get("Labels") or {}
     for label in test.labels:
-        value = image_labels.get(label.key)
-        if label.isRegex:
-            matched = value is not None and re.search(label.value, value) is not None
-            results.append(instant("metadataTest", f"label {label.key}", matched, f"/{label.value}/", repr(value)))
-        else:
-            compare(f"label {label.key}", label.value, value)
+        results.append(_value_check(f"label {label.key}", label.value, label.isRegex, image_labels.get(label.key)))
+    for key, argv in (("cmd", test.cmd), ("entrypoint", test.entrypoint)):
+        if argv is not None:
+            got = config.get(key.capitalize()) or []
+            results.append(instant("metadataTest", key, list(argv) == got, list(argv), got))
+    for key, value, got in (
+        ("workdir", test.workdir, config.get("WorkingDir")),
+        ("user", test.user, config.get("User")),
+    ):
+        if value:  # empty: not checked, as in CST
+            results.append(instant("metadataTest", key, value == (got or ""), repr(value), repr(got or "")))
+    ports = sorted({key.split("/")[0] for key in config.get("ExposedPorts") or {}})
+    volumes = sorted(config.get("Volumes") or {})
+    for kind, have, wanted, unwanted in (
+        ("port", ports, test.exposedPorts, test.unexposedPorts),
+        ("volume", volumes, test.volumes, test.unmountedVolumes),
+    ):
+        results += [instant("metadataTest", f"{kind} {item}", item in have, f"in {have}", "absent") for item in wanted]
+        results += [
+            instant("metadataTest", f"{kind} {item} absent", item not in have, f"not in {have}", "present")
+            for item in unwanted
+        ]
     return results
 
 
@@ -122,65 +162,112 @@ def size_checks(budget: s.SizeBudget, rootfs_bytes: int | None, layer_bytes: int
     return results
 
 
-# ---- files, read through the engine's archive API (works on images without any tools) ---------
+# ---- files, read as CST reads them: through the engine's archive API, from a created container ----
 
 
-def archive_member(container: Container, path: str) -> tuple[tarfile.TarInfo, bytes] | None:
+class FileProblem(Exception):
+    """A path CST could not stat or read (missing, a directory to read, a symlink loop)."""
+
+
+def archive_entries(container: Container, path: str) -> list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]]:
     try:
         stream, _stat = container.get_archive(path)
     except NotFound:
-        return None
-    data = b"".join(stream)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        member = tar.getmembers()[0]
-        content = b""
-        if member.isfile():
-            extracted = tar.extractfile(member)
-            content = extracted.read() if extracted else b""
-        return member, content
+        raise FileProblem(f"{path} does not exist") from None
+    except APIError as exc:  # e.g. a path through a file: "not a directory"
+        raise FileProblem(f"{path}: {exc.explanation or exc}") from None
+    entries: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]] = []
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        for member in tar:
+            extracted = tar.extractfile(member) if member.isfile() else None
+            entries.append((member, extracted.read()) if extracted else member)
+    return entries
 
 
-def _mode_string(member: tarfile.TarInfo) -> str:
-    kind = stat.S_IFDIR if member.isdir() else stat.S_IFLNK if member.issym() else stat.S_IFREG
-    return stat.filemode(kind | member.mode)
+def go_base(path: str) -> str:
+    """Go's path.Base."""
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/" if path else "."
+    return stripped.rpartition("/")[2]
+
+
+def _named(member: tarfile.TarInfo, path: str) -> bool:
+    name = member.name or "/"  # tarfile strips a directory's trailing '/': the root "/" becomes ""
+    return posixpath.normpath(name) == go_base(path)
+
+
+def stat_entry(container: Container, path: str) -> tarfile.TarInfo:
+    """CST's StatFile: the directory, file, hard link or symlink (not followed) at ``path``."""
+    for entry in archive_entries(container, path):
+        member = entry[0] if isinstance(entry, tuple) else entry
+        if (member.isdir() or member.isfile() or member.islnk() or member.issym()) and _named(member, path):
+            return member
+    raise FileProblem(f"{path} not found in the image")
+
+
+def read_file(container: Container, path: str, depth: int = 0) -> bytes:
+    """CST's ReadFile: the content at ``path``; a symlink is followed (its target read as written)."""
+    if depth > SYMLINK_DEPTH:
+        raise FileProblem(f"{path}: too many levels of symbolic links")
+    for entry in archive_entries(container, path):
+        member, content = entry if isinstance(entry, tuple) else (entry, b"")
+        if member.isdir() and _named(member, path):
+            raise FileProblem(f"{path} is a directory, not a file")
+        if member.issym():
+            return read_file(container, member.linkname, depth + 1)
+        if (member.isfile() or member.islnk()) and _named(member, path):
+            return content
+    raise FileProblem(f"{path} not found in the image")
+
+
+def go_mode(member: tarfile.TarInfo) -> str:
+    return golang.file_mode(member.mode, "dir" if member.isdir() else "symlink" if member.issym() else "file")
 
 
 EXEC_BITS = {"any": 0o111, "owner": 0o100, "group": 0o010, "other": 0o001}
+SYMLINK_DEPTH = 40
+
+
+def _existence_problems(test: s.FileExistenceTest, member: tarfile.TarInfo) -> list[str]:
+    problems = []
+    if test.permissions and go_mode(member) != test.permissions:
+        problems.append(f"permissions {go_mode(member)} != {test.permissions}")
+    if test.isExecutableBy and not member.mode & EXEC_BITS[test.isExecutableBy]:
+        problems.append(f"not executable by {test.isExecutableBy} ({go_mode(member)})")
+    if test.uid not in (-1, member.uid):
+        problems.append(f"uid {member.uid} != {test.uid}")
+    if test.gid not in (-1, member.gid):
+        problems.append(f"gid {member.gid} != {test.gid}")
+    if test.symlinkTo is not None and (not member.issym() or member.linkname != test.symlinkTo):
+        problems.append(f"not a symlink to {test.symlinkTo} (link target: {member.linkname or 'none'})")
+    return problems
 
 
 def file_existence_check(test: s.FileExistenceTest, target: Target) -> CheckResult:
     def check() -> Outcome:
-        found = archive_member(target.running(), test.path)
+        path = golang.expand_env(test.path, target.env())
+        try:
+            member = stat_entry(target.pristine(), path)
+        except FileProblem as problem:
+            return not test.shouldExist, f"{path} {'present' if test.shouldExist else 'absent'}", str(problem)
         if not test.shouldExist:
-            return found is None, f"{test.path} absent", "absent" if found is None else "present"
-        if found is None:
-            return False, f"{test.path} present", "absent"
-        member, _ = found
-        problems = []
-        if test.permissions is not None and _mode_string(member) != test.permissions:
-            problems.append(f"permissions {_mode_string(member)} != {test.permissions}")
-        if test.uid is not None and member.uid != test.uid:
-            problems.append(f"uid {member.uid} != {test.uid}")
-        if test.gid is not None and member.gid != test.gid:
-            problems.append(f"gid {member.gid} != {test.gid}")
-        if test.isExecutableBy is not None and not member.mode & EXEC_BITS[test.isExecutableBy]:
-            problems.append(f"not executable by {test.isExecutableBy} ({_mode_string(member)})")
-        if test.symlinkTo is not None and (not member.issym() or member.linkname != test.symlinkTo):
-            problems.append(f"not a symlink to {test.symlinkTo} (link target: {member.linkname or 'none'})")
-        got = "; ".join(problems) or f"{_mode_string(member)} {member.uid}:{member.gid} {member.linkname}".strip()
-        return not problems, f"{test.path} as specified", got
+            return False, f"{path} absent", "present"
+        problems = _existence_problems(test, member)
+        got = "; ".join(problems) or f"{go_mode(member)} {member.uid}:{member.gid} {member.linkname}".strip()
+        return not problems, f"{path} as specified", got
 
     return timed("fileExistenceTests", test.name, check)
 
 
 def file_content_check(test: s.FileContentTest, target: Target) -> CheckResult:
     def check() -> Outcome:
-        found = archive_member(target.running(), test.path)
-        if found is None:
-            return False, f"{test.path} present", "absent"
-        text = found[1].decode(errors="replace")
-        missing = matches_all(test.expectedContents, text)
-        excluded = matches_any(test.excludedContents, text)
+        try:
+            text = read_file(target.pristine(), test.path).decode(errors="replace")
+        except FileProblem as problem:
+            return False, f"{test.path} readable", str(problem)
+        missing = go_missing(test.expectedContents, text)
+        excluded = go_present(test.excludedContents, text)
         expected = f"matches {list(test.expectedContents)}, not {list(test.excludedContents)}"
         got = f"missing {missing}, excluded present {excluded}" if missing or excluded else "as expected"
         return not missing and not excluded, expected, got

@@ -3,11 +3,12 @@
 Checks run on bounded worker threads, in three waves, and come back in spec order, each with its
 own time:
 
-- ``OWN_CONTAINER``: checks that start a container of their own (``fresh`` commandTests, interactive)
+- ``OWN_CONTAINER``: checks that start a container of their own (commandTests as CST runs them, interactive)
   touch nothing of the CMD's container; they start at once, while that container is getting ready.
-- ``OBSERVE``: checks that only look at the CMD's container (files, PID 1, processes, HTTP); they
+- ``OBSERVE``: checks that only look (files and licenses in a created container, the CMD's PID 1,
+  processes, HTTP); they
   run before anything is executed in it, so the process table they read is the CMD's own.
-- ``EXECUTE``: checks that run a command in it (commandTests, hostKernel) and the log checks, which
+- ``EXECUTE``: checks that run a command in it (``exec: true`` commandTests, hostKernel) and the log checks, which
   look for the lines the HTTP checks caused.
 
 ``docker stop`` changes the container's state for good: the runner runs it alone, after all of these.
@@ -23,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from rootfs_ci.records import CheckResult
-from rootfs_ci.smoke import checks, commands, runtime
+from rootfs_ci.smoke import checks, commands, licenses, runtime
 from rootfs_ci.smoke.spec import Spec
 
 WORKERS = 8  # checks at once: each is mostly waiting for the engine or the container
@@ -60,7 +61,9 @@ def plan(spec: Spec, target: checks.Target, client: Any) -> list[Planned]:
     for process in spec.processes:
         add(Wave.OBSERVE, partial(runtime.process_check, process, target))
     for command in spec.commandTests:
-        add(Wave.OWN_CONTAINER if command.fresh else Wave.EXECUTE, partial(commands.command_check, command, target))
+        add(Wave.EXECUTE if command.exec else Wave.OWN_CONTAINER, partial(commands.command_check, command, target))
+    for index, license_test in enumerate(spec.licenseTests):
+        add(Wave.OBSERVE, partial(licenses.license_check, license_test, index, target))
     for http in spec.http:
         add(Wave.OBSERVE, partial(runtime.http_check, http, target))
     for log in spec.logs:

@@ -19,7 +19,7 @@ from rootfs_ci.arch import EMULATOR_PREFIXES
 from rootfs_ci.records import CheckResult
 from rootfs_ci.smoke import spec as s
 from rootfs_ci.smoke.capture import OUTPUT_LIMIT, Tail, read_chunks
-from rootfs_ci.smoke.checks import LOG_WAIT, Outcome, Target, archive_member, matches_all, timed
+from rootfs_ci.smoke.checks import LOG_WAIT, FileProblem, Outcome, Target, matches_all, read_file, timed
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,12 @@ def pid1_check(test: s.Pid1Check, target: Target) -> CheckResult:
 
 
 def _passwd_uids(container: Container) -> dict[str, int]:
-    found = archive_member(container, "/etc/passwd")
+    try:
+        passwd = read_file(container, "/etc/passwd").decode(errors="replace")
+    except FileProblem:
+        passwd = ""
     uids = {}
-    for line in (found[1].decode(errors="replace") if found else "").splitlines():
+    for line in passwd.splitlines():
         fields = line.split(":")
         if len(fields) > 2 and fields[2].isdigit():
             uids[fields[0]] = int(fields[2])

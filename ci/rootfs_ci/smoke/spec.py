@@ -1,10 +1,11 @@
-"""Smoke specs: container-structure-test's field names, plus checks against the real running CMD.
+"""Smoke specs: container-structure-test's v2 schema, plus checks against the real running CMD.
 
-CST sections (``schemaVersion``, ``commandTests``, ``fileExistenceTests``, ``fileContentTests``,
-``metadataTest``) keep their names and meaning, so existing files work. Our additions test what
-CST cannot: the image's own CMD running as PID 1 — ``http``, ``processes``, ``pid1``,
-``hostKernel``, ``logs``, ``interactive``, ``stop`` — plus ``sizeBudget`` and ``container``
-run options (read-only root, dropped capabilities).
+CST's fields (``schemaVersion``, ``globalEnvVars``, ``commandTests``, ``fileExistenceTests``,
+``fileContentTests``, ``metadataTest``, ``licenseTests``) keep their names and CST's meaning, Go
+regexes and empty-means-unchecked included (see rootfs_ci.smoke.golang and docs/smoke.md), so existing
+files work and ``invoke smoke --export-cst`` gives CST a file it runs the same way. Our additions test
+what CST cannot: the image's own CMD running as PID 1 -- ``http``, ``processes``, ``pid1``,
+``hostKernel``, ``logs``, ``interactive``, ``stop`` -- plus ``sizeBudget`` and ``container`` run options.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from rootfs_ci.errors import ConfigError
+from rootfs_ci.smoke.golang import regex_error
 from rootfs_ci.validation import StrictModel, load_yaml, validate
 
 SCHEMA_VERSIONS = ("2.0.0",)
-COMMAND_TIMEOUT = 60.0  # CST has no per-command limit; ours, as for `fresh` checks before
+COMMAND_TIMEOUT = 60.0  # CST has no per-command limit; ours
 
 
 def _regexes(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Python regexes: our own keys."""
     for value in values:
         try:
             re.compile(value)
@@ -31,38 +34,90 @@ def _regexes(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
+def _go_regexes(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Go regexes: CST's keys (CST fails a test whose regex Go cannot compile; we refuse the spec)."""
+    for value in values:
+        if (reason := regex_error(value)) is not None:
+            raise ValueError(f"{value!r} is not a valid Go regular expression ({reason})")
+    return values
+
+
+def _non_empty(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
 class EnvVar(StrictModel):
     key: str
-    value: str
+    value: str = ""
+
+    _check_key = field_validator("key")(_non_empty)
+
+
+class CommandEnvVar(EnvVar):
+    """CST refuses a command test whose env var has an empty key or value."""
+
+    _check_value = field_validator("value")(_non_empty)
+
+
+class MetadataEnvVar(EnvVar):
+    isRegex: bool = False
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> MetadataEnvVar:
+        if self.isRegex:
+            _go_regexes((self.value,))
+        return self
 
 
 class CommandTest(StrictModel):
     name: str
     command: str
     args: tuple[str, ...] = ()
-    envVars: tuple[EnvVar, ...] = ()
+    setup: tuple[tuple[str, ...], ...] = ()
+    teardown: tuple[tuple[str, ...], ...] = Field((), description="accepted, never run: as CST's docker driver")
+    envVars: tuple[CommandEnvVar, ...] = ()
     expectedOutput: tuple[str, ...] = ()
     excludedOutput: tuple[str, ...] = ()
     expectedError: tuple[str, ...] = ()
     excludedError: tuple[str, ...] = ()
     exitCode: int = 0
-    fresh: bool = Field(False, description="run in a new container whose command overrides CMD (CST's way)")
+    exec: bool = Field(
+        False, description="ours: run by docker exec in the container running CMD (CST: a new container)"
+    )
     timeoutSeconds: float = Field(
         COMMAND_TIMEOUT, gt=0, description="ours: the check fails if the command has not exited by then"
     )
 
-    _check_regexes = field_validator("expectedOutput", "excludedOutput", "expectedError", "excludedError")(_regexes)
+    _check_names = field_validator("name", "command")(_non_empty)
+    _check_regexes = field_validator("expectedOutput", "excludedOutput", "expectedError", "excludedError")(_go_regexes)
+
+    @field_validator("setup", "teardown")
+    @classmethod
+    def _no_empty_command(cls, commands: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        if any(not command for command in commands):
+            raise ValueError("an empty command; remove it")
+        return commands
+
+    @model_validator(mode="after")
+    def _setup_needs_a_new_container(self) -> CommandTest:
+        if self.exec and self.setup:
+            raise ValueError("setup runs in a new container, not with exec: true; drop one of them")
+        return self
 
 
 class FileExistenceTest(StrictModel):
     name: str
     path: str
     shouldExist: bool = True
-    permissions: str | None = None
-    uid: int | None = None
-    gid: int | None = None
-    isExecutableBy: Literal["any", "owner", "group", "other"] | None = None
+    permissions: str = Field("", description="Go's FileMode string, e.g. -rwxr-xr-x, Lrwxrwxrwx; empty: unchecked")
+    uid: int = Field(-1, description="-1: unchecked (CST's default)")
+    gid: int = Field(-1, description="-1: unchecked (CST's default)")
+    isExecutableBy: Literal["", "any", "owner", "group", "other"] = ""
     symlinkTo: str | None = Field(None, description="ours: the path is a symlink with this target")
+
+    _check_names = field_validator("name", "path")(_non_empty)
 
 
 class FileContentTest(StrictModel):
@@ -71,7 +126,8 @@ class FileContentTest(StrictModel):
     expectedContents: tuple[str, ...] = ()
     excludedContents: tuple[str, ...] = ()
 
-    _check_regexes = field_validator("expectedContents", "excludedContents")(_regexes)
+    _check_names = field_validator("name", "path")(_non_empty)
+    _check_regexes = field_validator("expectedContents", "excludedContents")(_go_regexes)
 
 
 class LabelTest(StrictModel):
@@ -79,16 +135,42 @@ class LabelTest(StrictModel):
     value: str
     isRegex: bool = False
 
+    _check_key = field_validator("key")(_non_empty)
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> LabelTest:
+        if self.isRegex:
+            _go_regexes((self.value,))
+        return self
+
 
 class MetadataTest(StrictModel):
+    """CST's metadataTest: an empty value or list checks nothing; ``cmd``/``entrypoint`` compare whole
+    lists when given (``[]``: must be empty); ``exposedPorts``/``volumes`` must each be present."""
+
     cmd: tuple[str, ...] | None = None
     entrypoint: tuple[str, ...] | None = None
-    exposedPorts: tuple[str, ...] | None = None
+    exposedPorts: tuple[str, ...] = ()
     unexposedPorts: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    unmountedVolumes: tuple[str, ...] = ()
     labels: tuple[LabelTest, ...] = ()
-    envVars: tuple[EnvVar, ...] = ()
-    workdir: str | None = None
-    user: str | None = None
+    envVars: tuple[MetadataEnvVar, ...] = ()
+    unboundEnvVars: tuple[EnvVar, ...] = ()
+    workdir: str = ""
+    user: str = ""
+
+    @field_validator("exposedPorts", "volumes")
+    @classmethod
+    def _no_empty_entry(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if "" in values:
+            raise ValueError("an empty entry; remove it")
+        return values
+
+
+class LicenseTest(StrictModel):
+    debian: bool = Field(False, description="every package under /usr/share/doc has a copyright file")
+    files: tuple[str, ...] = Field((), description="license files that must not name AGPL or WTFPL")
 
 
 class HttpCheck(StrictModel):
@@ -157,6 +239,8 @@ class ContainerOptions(StrictModel):
 
 class Spec(StrictModel):
     schemaVersion: str
+    globalEnvVars: tuple[EnvVar, ...] = ()
+    licenseTests: tuple[LicenseTest, ...] = ()
     container: ContainerOptions = Field(default_factory=ContainerOptions)
     metadataTest: MetadataTest | None = None
     sizeBudget: SizeBudget | None = None
@@ -170,6 +254,11 @@ class Spec(StrictModel):
     logs: tuple[LogCheck, ...] = ()
     interactive: tuple[InteractiveCheck, ...] = ()
     stop: StopCheck | None = None
+
+    def needs_cmd_container(self) -> bool:
+        """Whether a check needs the image's CMD running (CST's checks never do)."""
+        runtime = (self.pid1, self.stop, self.http, self.processes, self.logs, self.interactive)
+        return self.hostKernel or any(runtime) or any(test.exec for test in self.commandTests)
 
     @field_validator("schemaVersion")
     @classmethod
