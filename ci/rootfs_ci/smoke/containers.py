@@ -11,12 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
 from rootfs_ci import labels
 from rootfs_ci.errors import EngineError
 from rootfs_ci.signals import signals_deferred
+from rootfs_ci.workers import thread_pool
 
 UNCERTAIN_WAIT = 3.0  # seconds the engine gets to finish a create request we stopped waiting for
 REMOVERS = 4  # containers removed at once at cleanup
@@ -77,11 +78,18 @@ class RunContainers:
         return removed
 
     def _remove_listed(self, container_id: str) -> int:
-        try:
-            self.client.api.remove_container(container_id, force=True)
-        except NotFound:
-            return 0
-        return 1
+        deadline = time.monotonic() + UNCERTAIN_WAIT
+        while True:
+            try:
+                self.client.api.remove_container(container_id, force=True)
+                return 1
+            except NotFound:
+                return 0
+            except APIError as exc:
+                # 409: the engine is already removing it (a check removing its own container): wait.
+                if exc.status_code != 409 or time.monotonic() > deadline:
+                    raise EngineError(f"cannot remove container {container_id[:12]}: {exc}") from None
+                time.sleep(0.05)
 
     def _remove_when_made(self, name: str, deadline: float) -> int:
         """Remove ``name`` once the engine has made it (a create we stopped waiting for), or give up."""
@@ -96,10 +104,19 @@ class RunContainers:
 
 
 @contextlib.contextmanager
-def run_containers(client: docker.DockerClient) -> Iterator[RunContainers]:
+def run_containers_with_workers(
+    client: docker.DockerClient, workers: int, name: str
+) -> Iterator[tuple[RunContainers, ThreadPoolExecutor]]:
+    """Containers for checks running on ``workers`` threads. At the end the containers go first, so
+    checks still running end quickly (on SIGINT); once every thread has ended, a second sweep removes
+    what a create request still in flight at the first one made (the engine can take seconds)."""
     containers = RunContainers(client)
     try:
-        yield containers
+        with thread_pool(workers, name) as pool:
+            try:
+                yield containers, pool
+            finally:
+                containers.cleanup()
     finally:
         containers.cleanup()
 

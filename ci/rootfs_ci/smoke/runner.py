@@ -23,10 +23,9 @@ from rootfs_ci.progress import Progress
 from rootfs_ci.qemu import require_emulation
 from rootfs_ci.records import CheckResult, ImageRecord, SmokeRecord, read_record, stage_dir, write_record
 from rootfs_ci.smoke import checks, plan, runtime
-from rootfs_ci.smoke.containers import run_containers
+from rootfs_ci.smoke.containers import run_containers_with_workers
 from rootfs_ci.smoke.report import print_failures, print_table, step_summary, write_junit
 from rootfs_ci.smoke.spec import Spec, load_spec
-from rootfs_ci.workers import thread_pool
 
 LOG_TAIL = 30
 # The engine keeps at most this much of the CMD's output on disk, however much it prints.
@@ -187,8 +186,7 @@ def _container_checks(
     """Start the image's CMD and run the spec's runtime checks on it; (results, the end of its log)."""
     results: list[CheckResult] = []
     logs = ""
-    # The pool ends after the containers are gone, so checks still running end quickly (on SIGINT).
-    with thread_pool(plan.WORKERS, "smoke") as pool, run_containers(client) as containers:
+    with run_containers_with_workers(client, plan.WORKERS, "smoke") as (containers, pool):
         target = checks.Target(image, reference, containers, _run_options(spec), global_env=spec.globalEnvVars)
         planned = plan.plan(spec, target, client)
         own_containers = plan.start(pool, planned, plan.Wave.OWN_CONTAINER)
