@@ -127,6 +127,6 @@ def newest_candidates(sources: Sources, names: Iterable[str], deb_arch: str, cac
         suites = ", ".join(suite for _, suite in sources.indexes())
         raise BackendError(
             f"Debian package(s) {', '.join(missing)} ({deb_arch}) not in {suites} "
-            f"{'/'.join(sources.components)}; check debian.packages and debian.sources"
+            f"({'/'.join(sources.components)}); check debian.packages and debian.sources"
         )
     return [found[name] for name in sorted(found)]
