@@ -129,8 +129,9 @@ def run_act(
         "--env", f"ROOTFS_CI_ACT_ARTIFACTS={scratch / 'artifacts'}",
         "--env", f"ROOTFS_CI_ACT_TOOLS={ACT_DIR}",
         "--env", f"ROOTFS_CI_ACT_LOCKS={scratch}",
-        # the debian backend's mirror comes from the environment (./dev derives it from the host)
+        # the debian backend's mirrors come from the environment (./dev derives them from the host)
         "--env", f"ROOTFS_CI_DEBIAN_MIRROR={os.environ.get('ROOTFS_CI_DEBIAN_MIRROR', '')}",
+        "--env", f"ROOTFS_CI_DEBIAN_SECURITY_MIRROR={os.environ.get('ROOTFS_CI_DEBIAN_SECURITY_MIRROR', '')}",
         *local_repositories(workflows),
     ]  # fmt: skip
     env = {**os.environ, "PATH": f"{ACT_DIR / 'bin'}{os.pathsep}{os.environ['PATH']}"}

@@ -30,9 +30,8 @@ class Deb:
     arch: str
     path: Path
 
-    @property
-    def pool_path(self) -> str:
-        return f"pool/main/{self.name[0]}/{self.name}/{self.path.name}"
+    def pool_path(self, pool: str = "pool/main") -> str:
+        return f"{pool}/{self.name[0]}/{self.name}/{self.path.name}"
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -78,29 +77,31 @@ class LocalArchive:
         )
         return Deb(name, version, arch, deb)
 
-    def publish(self, *debs: Deb, arch: str = "amd64") -> None:
-        """Make the archive hold exactly ``debs`` (pool files of earlier ones are removed)."""
-        shutil.rmtree(self.archive, ignore_errors=True)
+    def publish(self, *debs: Deb, arch: str = "amd64", suite: str = SUITE, archive: str = "debian",
+                pool: str = "pool/main") -> None:  # fmt: skip
+        """Make the archive (URL ``.../ARCHIVE``, one suite) hold exactly ``debs`` (pool files of
+        earlier ones are removed). The security archive's layout: ``pool="pool/updates/main"``."""
+        root = self.root / archive
+        shutil.rmtree(root, ignore_errors=True)
         stanzas = []
         for deb in debs:
-            target = self.archive / deb.pool_path
+            target = root / deb.pool_path(pool)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(deb.path, target)
             data = target.read_bytes()
             stanzas.append(
-                f"Package: {deb.name}\nVersion: {deb.version}\nArchitecture: {deb.arch}\nFilename: {deb.pool_path}\n"
-                f"Size: {len(data)}\nSHA256: {hashlib.sha256(data).hexdigest()}\n"
+                f"Package: {deb.name}\nVersion: {deb.version}\nArchitecture: {deb.arch}\n"
+                f"Filename: {deb.pool_path(pool)}\nSize: {len(data)}\nSHA256: {hashlib.sha256(data).hexdigest()}\n"
             )
         packages = "\n".join(stanzas).encode()
-        index_dir = self.archive / "dists" / SUITE / "main" / f"binary-{arch}"
+        index_dir = root / "dists" / suite / "main" / f"binary-{arch}"
         index_dir.mkdir(parents=True)
         (index_dir / "Packages").write_bytes(packages)
         (index_dir / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
-        self._sign_release(arch)
+        self._sign_release(root / "dists" / suite, suite, arch)
 
-    def _sign_release(self, arch: str) -> None:
-        dists = self.archive / "dists" / SUITE
-        lines = [f"Suite: {SUITE}", f"Codename: {SUITE}", f"Architectures: {arch}", "Components: main", "SHA256:"]
+    def _sign_release(self, dists: Path, suite: str, arch: str) -> None:
+        lines = [f"Suite: {suite}", f"Codename: {suite}", f"Architectures: {arch}", "Components: main", "SHA256:"]
         for path in sorted(dists.rglob("Packages*")):
             data = path.read_bytes()
             lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {path.relative_to(dists)}")

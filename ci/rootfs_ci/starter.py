@@ -69,17 +69,28 @@ def _target(path: PurePosixPath, image: str) -> PurePosixPath:
     return path
 
 
+SECURITY_HINT = (
+    "  # bookworm-security's fixes come from the security archive (or: ROOTFS_CI_DEBIAN_SECURITY_MIRROR)\n"
+    "  #   security_mirror: http://HOST/debian-security"
+)
+
+
 def _debian_sources(mirror: str) -> str:
-    """The starter's rootfs_ci.debian_sources: the mirror when one is given, else how to give one."""
+    """The starter's rootfs_ci.debian_sources: the mirror when one is given, else how to give one;
+    then how to give the security archive's."""
     if not mirror:
         return (
             "  # Where the debian backend fetches the .debs that rootfs-ci.lock pins (or: ROOTFS_CI_DEBIAN_MIRROR)\n"
             "  # debian_sources:\n"
-            "  #   mirror: http://HOST/debian"
-        )
+            "  #   mirror: http://HOST/debian\n"
+        ) + SECURITY_HINT
     if not MIRROR_URL.fullmatch(mirror):
         raise ConfigError(f"--debian-mirror {mirror!r} is not an http(s) URL; give e.g. http://HOST/debian")
-    return f"  debian_sources:\n    mirror: {mirror}"
+    return (
+        f"  debian_sources:\n    mirror: {mirror}\n"
+        "    # bookworm-security's fixes come from the security archive (or: ROOTFS_CI_DEBIAN_SECURITY_MIRROR)\n"
+        "    # security_mirror: http://HOST/debian-security"
+    )
 
 
 def starter_files(image: str, workflow_repo: str, ref: str, debian_mirror: str = "") -> list[StarterFile]:

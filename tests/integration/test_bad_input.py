@@ -148,7 +148,7 @@ CATALOGUE = {
     "unknown Debian package": Case(
         ("build",),
         3,
-        "no-such-package-xyz (amd64) not in bookworm main",
+        "no-such-package-xyz (amd64) not in bookworm, bookworm-updates, bookworm-security (main)",
         unlocked(debian(lambda d: d["packages"].append("no-such-package-xyz"))),
     ),
     "unreachable mirror": Case(

@@ -21,7 +21,10 @@ from tests.helpers import CHANGELOG, REPO, Project, make_project
 
 IMAGE = "tiny"
 KEY = f"{IMAGE}/x86_64/debian"
-NO_MIRROR_ENV = {"ROOTFS_CI_DEBIAN_MIRROR": "", "ROOTFS_CI_DEBIAN_SNAPSHOT_MIRROR": ""}
+NO_MIRROR_ENV = {
+    "ROOTFS_CI_DEBIAN_MIRROR": "", "ROOTFS_CI_DEBIAN_SECURITY_MIRROR": "", "ROOTFS_CI_DEBIAN_SNAPSHOT_MIRROR": ""
+}  # fmt: skip
+SECURITY = "bookworm-security"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,11 @@ def tiny_project(path: Path, archive: LocalArchive, *, mirror: bool = True) -> P
     path.mkdir()
     shutil.copy2(REPO / "tasks.py", path / "tasks.py")
     (path / "CHANGELOG.md").write_text(CHANGELOG)
-    sources = {"keyring": str(archive.keyring), **({"mirror": archive.url} if mirror else {})}
+    # one suite and no security archive unless a test adds them: the local archive has only bookworm
+    sources = {
+        "keyring": str(archive.keyring), "suites": ["bookworm"], "security_suite": "",
+        **({"mirror": archive.url} if mirror else {}),
+    }  # fmt: skip
     image = {
         "platforms": ["x86_64"],
         "debian": {
@@ -65,9 +72,13 @@ def hello_in_rootfs(project: Project) -> str:
         return member.read().decode()
 
 
-def lock_versions(project: Project) -> dict[str, str]:
+def locked_packages(project: Project) -> dict[str, dict[str, str]]:
     section = json.loads((project.path / "rootfs-ci.lock").read_text())["sections"][KEY]
-    return {package["name"]: package["version"] for package in section["packages"]}
+    return {package["name"]: package for package in section["packages"]}
+
+
+def lock_versions(project: Project) -> dict[str, str]:
+    return {name: package["version"] for name, package in locked_packages(project).items()}
 
 
 def tree_digest(root: Path) -> str:
@@ -231,3 +242,45 @@ def test_snapshot_resolves_and_serves_what_the_mirror_no_longer_has(
     assert hello_in_rootfs(project) == "#!/bin/sh\necho hello 1\n"
     section = json.loads((project.path / "rootfs-ci.lock").read_text())["sections"][KEY]
     assert {package["snapshot"] for package in section["packages"]} == {snapshot}
+
+
+def test_the_newest_version_across_suites_is_locked_and_fetched_from_its_archive(
+    tmp_path: Path, archive: LocalArchive, debs: dict[str, Deb]
+) -> None:
+    """bookworm on the mirror has hello-tool 1.0-1; the security archive (its own URL and pool
+    layout) has 2.0-1. Without a security mirror: one warning line and 1.0-1; with one: 2.0-1 from
+    bookworm-security, which only the security archive serves."""
+    archive.publish(debs["hello-1"], debs["motd"])
+    archive.publish(debs["hello-2"], suite=SECURITY, archive="debian-security", pool="pool/updates/main")
+    security_url = archive.url.rsplit("/", 1)[0] + "/debian-security"
+    project = tiny_project(tmp_path / "project", archive)
+    project.edit_config(lambda data: data["rootfs_ci"]["debian_sources"].update(security_suite=SECURITY))
+
+    unsecured = project.invoke("lock", env=NO_MIRROR_ENV)
+    assert unsecured.returncode == 0, unsecured.stderr
+    warnings = [line for line in unsecured.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"rootfs-ci: warning: security updates are not included: no mirror for {SECURITY}; set "
+        "rootfs_ci.debian_sources.security_mirror in invoke.yaml or ROOTFS_CI_DEBIAN_SECURITY_MIRROR "
+        "(security_suite: '' silences this)"
+    ]
+    assert lock_versions(project) == {"hello-tool": "1.0-1", "motd-data": "1.0-1"}
+
+    update = project.invoke("lock", "--update", env={**NO_MIRROR_ENV, "ROOTFS_CI_DEBIAN_SECURITY_MIRROR": security_url})
+    assert update.returncode == 0, update.stderr
+    assert "warning" not in update.stderr
+    assert f"{KEY}: hello-tool 1.0-1 -> 2.0-1" in update.stdout
+    hello, motd = locked_packages(project)["hello-tool"], locked_packages(project)["motd-data"]
+    assert (hello["version"], hello["suite"], motd["suite"]) == ("2.0-1", SECURITY, "bookworm")
+    assert hello["filename"].startswith("pool/updates/main/h/hello-tool/")
+
+    shutil.rmtree(project.path / "cache" / "debs", ignore_errors=True)  # the build must fetch 2.0-1
+    no_security = project.invoke("build", "--locked", env=NO_MIRROR_ENV)
+    assert no_security.returncode == 2
+    assert one_error_line(no_security.stderr).startswith(
+        f"rootfs-ci: error: no Debian security mirror for image {IMAGE} (its lock has {SECURITY} packages)"
+    )
+    assert not (project.path / "dist").exists()
+    built = project.invoke("build", "--locked", env={**NO_MIRROR_ENV, "ROOTFS_CI_DEBIAN_SECURITY_MIRROR": security_url})
+    assert built.returncode == 0, built.stderr
+    assert hello_in_rootfs(project) == "#!/bin/sh\necho hello 2\n"

@@ -12,7 +12,7 @@ from rootfs_ci.config import Settings, parse_config
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.rootfs.lockfile import LockedDeb, LockSection, changes, read_lock, render_lock, write_lock
 from rootfs_ci.rootfs.locking import Target, lock_targets, stale_reason
-from rootfs_ci.rootfs.sources import MIRROR_ENV, image_sources
+from rootfs_ci.rootfs.sources import MIRROR_ENV, SECURITY_MIRROR_ENV, image_sources
 from rootfs_ci.starter import starter_files
 
 
@@ -67,16 +67,25 @@ def test_a_broken_lock_file_is_one_clear_error(tmp_path: Path) -> None:
 def test_stale_when_packages_or_sources_change_but_not_the_mirror(tmp_path: Path) -> None:
     config = settings(tmp_path, {"images": {"img": IMAGE}})
     target = Target("img", config.config.images["img"], "x86_64", "debian")
-    inputs = {"packages": ["busybox", "libc6"], "suite": "bookworm", "components": ["main"], "snapshot": ""}
+    inputs = {
+        "packages": ["busybox", "libc6"], "suites": ["bookworm", "bookworm-updates"],
+        "security_suite": "bookworm-security", "components": ["main"], "snapshot": "",
+    }  # fmt: skip
     assert stale_reason(config, target, LockSection("debian", inputs)) is None
     assert stale_reason(config, target, LockSection("debian", {**inputs, "packages": ["busybox"]})) == "packages"
     moved = settings(tmp_path, {"debian_sources": {"mirror": "http://127.0.0.1:1/debian"}, "images": {"img": IMAGE}})
     assert stale_reason(moved, target, LockSection("debian", inputs)) is None
     newer = settings(
-        tmp_path, {"images": {"img": {**IMAGE, "debian": {**IMAGE["debian"], "sources": {"suite": "trixie"}}}}}
+        tmp_path, {"images": {"img": {**IMAGE, "debian": {**IMAGE["debian"], "sources": {"suites": ["trixie"]}}}}}
     )
     newer_target = Target("img", newer.config.images["img"], "x86_64", "debian")
-    assert stale_reason(newer, newer_target, LockSection("debian", inputs)) == "suite"
+    assert stale_reason(newer, newer_target, LockSection("debian", inputs)) == "suites"
+    secured = settings(
+        tmp_path, {"debian_sources": {"security_mirror": "http://127.0.0.1:1/s"}, "images": {"img": IMAGE}}
+    )
+    assert stale_reason(secured, target, LockSection("debian", inputs)) is None  # a mirror is transport only
+    unsecured = settings(tmp_path, {"debian_sources": {"security_suite": ""}, "images": {"img": IMAGE}})
+    assert stale_reason(unsecured, target, LockSection("debian", inputs)) == "security_suite"
 
 
 def test_lock_pins_both_backends_per_architecture(tmp_path: Path) -> None:
@@ -103,9 +112,53 @@ def test_mirror_precedence_image_then_project_then_environment(tmp_path: Path, m
         image_sources(bare, "plain", bare.config.images["plain"])
 
 
+def test_security_mirror_precedence_and_which_archive_serves_a_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MIRROR_ENV, "http://127.0.0.1:1/debian")
+    monkeypatch.setenv(SECURITY_MIRROR_ENV, "http://127.0.0.1:3/env-security/")
+    image = {**IMAGE, "debian": {**IMAGE["debian"], "sources": {"security_mirror": "http://127.0.0.1:4/image"}}}
+    config = settings(tmp_path, {"debian_sources": {"security_mirror": "http://127.0.0.1:2/project"},
+                                 "images": {"img": image, "plain": IMAGE}})  # fmt: skip
+    assert image_sources(config, "img", config.config.images["img"]).security_mirror == "http://127.0.0.1:4/image"
+    plain = image_sources(config, "plain", config.config.images["plain"])
+    assert plain.security_mirror == "http://127.0.0.1:2/project"
+    bare = settings(tmp_path, {"images": {"plain": IMAGE}})
+    sources = image_sources(bare, "plain", bare.config.images["plain"])
+    assert sources.indexes() == [
+        ("http://127.0.0.1:1/debian", "bookworm"), ("http://127.0.0.1:1/debian", "bookworm-updates"),
+        ("http://127.0.0.1:3/env-security", "bookworm-security"),
+    ]  # fmt: skip
+    assert sources.mirror_for("bookworm-updates") == "http://127.0.0.1:1/debian"
+    assert sources.mirror_for("bookworm-security") == "http://127.0.0.1:3/env-security"
+    assert sources.security_gap() is None
+
+
+def test_without_a_security_mirror_the_security_suite_is_left_out_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MIRROR_ENV, "http://127.0.0.1:1/debian")
+    monkeypatch.setenv(SECURITY_MIRROR_ENV, "")
+    bare = settings(tmp_path, {"images": {"plain": IMAGE}})
+    sources = image_sources(bare, "plain", bare.config.images["plain"])
+    assert [suite for _, suite in sources.indexes()] == ["bookworm", "bookworm-updates"]
+    assert "security updates are not included: no mirror for bookworm-security" in (sources.security_gap() or "")
+    with pytest.raises(ConfigError, match=r"^no Debian security mirror for image plain .* ROOTFS_CI_DEBIAN_SECURITY"):
+        sources.mirror_for("bookworm-security")
+    opted_out = settings(tmp_path, {"debian_sources": {"security_suite": ""}, "images": {"plain": IMAGE}})
+    assert image_sources(opted_out, "plain", opted_out.config.images["plain"]).security_gap() is None
+    snapshot = settings(tmp_path, {"debian_sources": {"snapshot": "20250520T000000Z", "security_mirror":
+                                                      "http://127.0.0.1:2/s"}, "images": {"plain": IMAGE}})  # fmt: skip
+    from_snapshot = image_sources(snapshot, "plain", snapshot.config.images["plain"])
+    assert "resolves from snapshot 20250520T000000Z" in (from_snapshot.security_gap() or "")
+
+
 @pytest.mark.parametrize(
     ("sources", "message"),
     [
+        ({"suites": []}, "suites needs at least one Debian suite"),
+        ({"security_suite": "Bookworm Security"}, "not a valid Debian suite"),
+        ({"security_mirror": "security.example"}, "not a valid security_mirror URL"),
         ({"mirror": "deb.example"}, "not a valid mirror URL"),
         ({"snapshot": "yesterday"}, "not a valid snapshot timestamp"),
         ({"components": []}, "components needs at least one"),

@@ -32,14 +32,19 @@ LOCK_FILE = "rootfs-ci.lock"
 
 def _check_sources(values: dict[str, object]) -> None:
     """The shared checks of DebianSources and DebianSourcesOverride."""
-    suite, components = values.get("suite"), values.get("components")
-    if isinstance(suite, str):
-        each_matches([suite], ARCHIVE_NAME, "Debian suite", "bookworm")
+    suites, components = values.get("suites"), values.get("components")
+    if isinstance(suites, tuple):
+        if not suites:
+            raise ValueError("suites needs at least one Debian suite, e.g. [bookworm, bookworm-updates]")
+        each_matches(suites, ARCHIVE_NAME, "Debian suite", "bookworm")
+    security_suite = values.get("security_suite")
+    if isinstance(security_suite, str) and security_suite:
+        each_matches([security_suite], ARCHIVE_NAME, "Debian suite", "bookworm-security")
     if isinstance(components, tuple):
         if not components:
             raise ValueError("components needs at least one archive component, e.g. [main]")
         each_matches(components, ARCHIVE_NAME, "archive component", "main")
-    for key in ("mirror", "snapshot_mirror"):
+    for key in ("mirror", "security_mirror", "snapshot_mirror"):
         url = values.get(key)
         if isinstance(url, str) and url:
             each_matches([url], MIRROR_URL, f"{key} URL", "http://HOST/debian")
@@ -51,10 +56,19 @@ def _check_sources(values: dict[str, object]) -> None:
 class DebianSources(StrictModel):
     """Where the debian backend resolves and fetches packages (the host's apt is never used)."""
 
-    suite: str = Field("bookworm", description="Debian suite (distribution) whose index is resolved")
+    suites: tuple[str, ...] = Field(
+        ("bookworm", "bookworm-updates"),
+        description="suites resolved on the mirror; the newest version across all suites (and security) wins",
+    )
     components: tuple[str, ...] = Field(("main",), description="archive components searched, in order")
     mirror: str = Field(
         "", description="archive URL (transport only: the lock's sha256s decide); else $ROOTFS_CI_DEBIAN_MIRROR"
+    )
+    security_suite: str = Field(
+        "bookworm-security", description="suite resolved on security_mirror, as a stock Debian install does ('': none)"
+    )
+    security_mirror: str = Field(
+        "", description="the Debian security archive's URL; else $ROOTFS_CI_DEBIAN_SECURITY_MIRROR"
     )
     snapshot: str = Field("", description="resolve from a snapshot archive at this time, e.g. 20250520T000000Z")
     snapshot_mirror: str = Field(
@@ -71,9 +85,11 @@ class DebianSources(StrictModel):
 class DebianSourcesOverride(StrictModel):
     """One image's departures from rootfs_ci.debian_sources (unset keys inherit it)."""
 
-    suite: str | None = Field(None, description="see rootfs_ci.debian_sources.suite")
+    suites: tuple[str, ...] | None = Field(None, description="see rootfs_ci.debian_sources.suites")
     components: tuple[str, ...] | None = Field(None, description="see rootfs_ci.debian_sources.components")
     mirror: str | None = Field(None, description="see rootfs_ci.debian_sources.mirror")
+    security_suite: str | None = Field(None, description="see rootfs_ci.debian_sources.security_suite")
+    security_mirror: str | None = Field(None, description="see rootfs_ci.debian_sources.security_mirror")
     snapshot: str | None = Field(None, description="see rootfs_ci.debian_sources.snapshot")
     snapshot_mirror: str | None = Field(None, description="see rootfs_ci.debian_sources.snapshot_mirror")
     keyring: str | None = Field(None, description="see rootfs_ci.debian_sources.keyring")

@@ -1,5 +1,6 @@
-"""The locked .debs, each from the cache, else the mirror's pool, else the snapshot archive; every
-one checked against the lock's sha256 (a file that differs is refused, never used)."""
+"""The locked .debs, each from the cache, else its suite's archive (the mirror or the security
+archive), else the snapshot archive; every one checked against the lock's sha256 (a file that
+differs is refused, never used)."""
 
 from __future__ import annotations
 
@@ -33,18 +34,17 @@ def cached_path(cache_dir: Path, deb: LockedDeb) -> Path:
 
 
 def _urls(sources: Sources, deb: LockedDeb) -> list[str]:
-    """Where to fetch ``deb`` from, in order: the mirror (if known), then the snapshot it came from."""
-    urls = [f"{sources.mirror}/{deb.filename}"] if sources.mirror else []
+    """Where to fetch ``deb`` from, in order: its suite's archive (if known), then the snapshot it
+    came from. With neither, the line saying which mirror to set."""
     snapshot = sources.snapshot_url(deb.snapshot)
-    if snapshot is not None:
-        urls.append(f"{snapshot}/{deb.filename}")
-    return urls
+    if snapshot is None:
+        return [f"{sources.mirror_for(deb.suite)}/{deb.filename}"]
+    archive = sources.security_mirror if deb.suite == sources.security_suite else sources.mirror
+    return [*([f"{archive}/{deb.filename}"] if archive else []), f"{snapshot}/{deb.filename}"]
 
 
 def _fetch(sources: Sources, deb: LockedDeb, path: Path) -> None:
     urls = _urls(sources, deb)
-    if not urls:
-        sources.mirror_url()  # raises the "no Debian mirror" line
     failures = []
     for url in urls:
         try:

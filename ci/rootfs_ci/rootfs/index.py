@@ -38,6 +38,7 @@ class Candidate:
     filename: str
     size: int
     sha256: str
+    suite: str  # the suite whose index named it: its archive serves the .deb
 
 
 def verified_release(base_url: str, suite: str, keyring: Path, scratch: Path) -> Release:
@@ -64,7 +65,7 @@ def verified_release(base_url: str, suite: str, keyring: Path, scratch: Path) ->
     return release
 
 
-def _packages_file(release: Release, base_url: str, sources: Sources, component: str, deb_arch: str,
+def _packages_file(release: Release, base_url: str, suite: str, component: str, deb_arch: str,
                    cache_dir: Path) -> bytes:  # fmt: skip
     listed = {entry["name"]: entry for entry in release.get("SHA256", [])}
     for suffix, decompress in COMPRESSIONS:
@@ -75,11 +76,11 @@ def _packages_file(release: Release, base_url: str, sources: Sources, component:
         cached = cache_dir / "debian" / "indexes" / f"{sha256}{suffix}"
         if not cached.is_file():
             try:
-                download(f"{base_url}/dists/{sources.suite}/{name}", cached, sha256=sha256, size=size)
+                download(f"{base_url}/dists/{suite}/{name}", cached, sha256=sha256, size=size)
             except Unavailable as exc:
-                raise BackendError(f"cannot fetch {name} of {sources.suite} ({exc})") from None
+                raise BackendError(f"cannot fetch {name} of {suite} ({exc})") from None
         return decompress(cached.read_bytes())
-    raise BackendError(f"{sources.suite} has no {component}/binary-{deb_arch} Packages index; check components")
+    raise BackendError(f"{suite} has no {component}/binary-{deb_arch} Packages index; check components")
 
 
 def _stanzas(index: bytes, wanted: set[str]) -> Iterable[Packages]:
@@ -90,28 +91,42 @@ def _stanzas(index: bytes, wanted: set[str]) -> Iterable[Packages]:
             yield Packages(block)
 
 
-def newest_candidates(sources: Sources, names: Iterable[str], deb_arch: str, cache_dir: Path) -> list[Candidate]:
-    """For each name, its newest version in the first component that has it; one line if any is missing."""
-    wanted, found = set(names), dict[str, Candidate]()
-    base_url = sources.index_url()
+def _newest(found: dict[str, Candidate], candidate: Candidate) -> None:
+    known = found.get(candidate.name)
+    if known is None or version_compare(candidate.version, known.version) > 0:
+        found[candidate.name] = candidate
+
+
+def _suite_candidates(sources: Sources, base_url: str, suite: str, wanted: set[str], deb_arch: str,
+                      cache_dir: Path) -> dict[str, Candidate]:  # fmt: skip
+    """For each wanted name in ``suite``, its newest version in the first component that has it."""
+    found: dict[str, Candidate] = {}
     with scratch_dir(cache_dir / "tmp", "index-") as scratch:
-        release = verified_release(base_url, sources.suite, sources.keyring, scratch)
+        release = verified_release(base_url, suite, sources.keyring, scratch)
     for component in sources.components:
-        index = _packages_file(release, base_url, sources, component, deb_arch, cache_dir)
+        index = _packages_file(release, base_url, suite, component, deb_arch, cache_dir)
         in_component: dict[str, Candidate] = {}
         for stanza in _stanzas(index, wanted - found.keys()):
-            candidate = Candidate(
+            _newest(in_component, Candidate(
                 stanza["Package"], stanza["Version"], stanza.get("Architecture", deb_arch),
-                stanza["Filename"], int(stanza["Size"]), stanza["SHA256"],
-            )  # fmt: skip
-            known = in_component.get(candidate.name)
-            if known is None or version_compare(candidate.version, known.version) > 0:
-                in_component[candidate.name] = candidate
+                stanza["Filename"], int(stanza["Size"]), stanza["SHA256"], suite,
+            ))  # fmt: skip
         found.update(in_component)
+    return found
+
+
+def newest_candidates(sources: Sources, names: Iterable[str], deb_arch: str, cache_dir: Path) -> list[Candidate]:
+    """For each name, its newest version across the sources' suites (as apt picks the candidate of a
+    stock Debian install); on a tie the earlier suite keeps it. One line if any name is missing."""
+    wanted, found = set(names), dict[str, Candidate]()
+    for base_url, suite in sources.indexes():
+        for candidate in _suite_candidates(sources, base_url, suite, wanted, deb_arch, cache_dir).values():
+            _newest(found, candidate)
     missing = sorted(wanted - found.keys())
     if missing:
+        suites = ", ".join(suite for _, suite in sources.indexes())
         raise BackendError(
-            f"Debian package(s) {', '.join(missing)} ({deb_arch}) not in {sources.suite} "
-            f"{'/'.join(sources.components)}; check debian.packages and debian.sources"
+            f"Debian package(s) {', '.join(missing)} ({deb_arch}) not in {suites} "
+            f"({'/'.join(sources.components)}); check debian.packages and debian.sources"
         )
     return [found[name] for name in sorted(found)]

@@ -8,9 +8,10 @@ exactly the packages that moved::
       "sections": {
         "apacheinit/x86_64/debian": {
           "backend": "debian",
-          "inputs": {"packages": [...], "suite": "bookworm", "components": ["main"], "snapshot": ""},
+          "inputs": {"packages": [...], "suites": ["bookworm", "bookworm-updates"],
+                     "security_suite": "bookworm-security", "components": ["main"], "snapshot": ""},
           "packages": [
-            {"name": "busybox", "version": "...", "arch": "amd64", "size": 1, "sha256": "...", ...},
+            {"name": "busybox", "version": "...", ..., "suite": "bookworm", "snapshot": ""},
           ]
         }
       }
@@ -41,7 +42,7 @@ class LockedDeb:
     size: int
     sha256: str
     filename: str  # path in the archive's pool, e.g. pool/main/b/busybox/busybox_1.35.0-4_amd64.deb
-    suite: str
+    suite: str  # the suite it was resolved from: its archive (mirror or security mirror) serves it
     snapshot: str  # the snapshot it was resolved from ("" for the mirror's current index)
 
 

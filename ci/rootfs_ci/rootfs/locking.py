@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +52,8 @@ def expected_inputs(settings: Settings, target: Target) -> dict[str, Any]:
     sources = settings.debian_sources(target.image)
     return {
         "packages": sorted(target.image.debian.packages),
-        "suite": sources.suite,
+        "suites": list(sources.suites),
+        "security_suite": sources.security_suite,
         "components": list(sources.components),
         "snapshot": sources.snapshot,
     }
@@ -65,13 +68,23 @@ def resolve_section(settings: Settings, target: Target) -> LockSection:
     from rootfs_ci.rootfs.sources import image_sources  # noqa: PLC0415
 
     sources = image_sources(settings, target.name, target.image)
+    gap = sources.security_gap()
+    if gap is not None:
+        _warn_once(gap)
     deb_arch = architecture(target.arch).debian
     candidates = newest_candidates(sources, target.image.debian.packages, deb_arch, settings.cache_dir)
     packages = tuple(
-        LockedDeb(c.name, c.version, c.arch, c.size, c.sha256, c.filename, sources.suite, sources.snapshot)
+        LockedDeb(c.name, c.version, c.arch, c.size, c.sha256, c.filename, c.suite,
+                  sources.snapshot if c.suite != sources.security_suite else "")
         for c in candidates
-    )
+    )  # fmt: skip
     return LockSection("debian", inputs, packages)
+
+
+@functools.cache
+def _warn_once(message: str) -> None:
+    """One line per process, however many images and architectures share the gap."""
+    print(f"rootfs-ci: warning: {message}", file=sys.stderr)
 
 
 @contextlib.contextmanager
