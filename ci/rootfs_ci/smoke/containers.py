@@ -69,7 +69,7 @@ class RunContainers:
                 pending.difference_update(_names(entry))
             # Removing a running container takes the engine a while: all at once, not one by one.
             with ThreadPoolExecutor(max_workers=REMOVERS) as pool:
-                removed = sum(pool.map(self._remove_listed, [entry["Id"] for entry in listed]))
+                removed = sum(pool.map(self._remove, [entry["Id"] for entry in listed]))
             deadline = time.monotonic() + UNCERTAIN_WAIT
             for name in sorted(pending):
                 removed += self._remove_when_made(name, deadline)
@@ -77,29 +77,30 @@ class RunContainers:
                 self.uncertain.clear()
         return removed
 
-    def _remove_listed(self, container_id: str) -> int:
-        deadline = time.monotonic() + UNCERTAIN_WAIT
-        while True:
-            try:
-                self.client.api.remove_container(container_id, force=True)
-                return 1
-            except NotFound:
-                return 0
-            except APIError as exc:
-                # 409: the engine is already removing it (a check removing its own container): wait.
-                if exc.status_code != 409 or time.monotonic() > deadline:
-                    raise EngineError(f"cannot remove container {container_id[:12]}: {exc}") from None
-                time.sleep(0.05)
-
     def _remove_when_made(self, name: str, deadline: float) -> int:
         """Remove ``name`` once the engine has made it (a create we stopped waiting for), or give up."""
         while True:
+            if self._remove(name):
+                return 1
+            if time.monotonic() > deadline:
+                return 0
+            time.sleep(0.05)
+
+    def _remove(self, ref: str) -> int:
+        """1 once ``ref`` is gone (removed here, or by whoever was already removing it), 0 if there
+        was none. 409: the engine is already removing it (a check removing its own container): wait."""
+        deadline = time.monotonic() + UNCERTAIN_WAIT
+        conflicted = False
+        while True:
             try:
-                self.client.containers.get(name).remove(force=True)
+                self.client.api.remove_container(ref, force=True)
                 return 1
             except NotFound:
-                if time.monotonic() > deadline:
-                    return 0
+                return 1 if conflicted else 0
+            except APIError as exc:
+                if exc.status_code != 409 or time.monotonic() > deadline:
+                    raise EngineError(f"cannot remove container {ref[:40]}: {exc}") from None
+                conflicted = True
                 time.sleep(0.05)
 
 
