@@ -8,6 +8,7 @@ is run by CST and by `invoke smoke --spec` against the same image, and every tes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker
+import docker.errors
+
+from rootfs_ci import labels
 from tests.helpers import Project
 
 # ---- running both and comparing --------------------------------------------------------------------
@@ -42,14 +47,45 @@ def cst_binary() -> str:
     return found
 
 
+def _cst_containers(engine: docker.DockerClient, reference: str) -> set[str]:
+    """Containers of ``reference`` that no smoke run of ours made (ours carry its run label; our
+    smoke runs alongside CST on the same image)."""
+    listed = engine.api.containers(all=True, filters={"ancestor": reference})
+    return {entry["Id"] for entry in listed if labels.RUN not in (entry.get("Labels") or {})}
+
+
+def remove_with_descendants(engine: docker.DockerClient, image_ids: set[str]) -> None:
+    """Remove these images and every image made from them (CST commits some for its tests and
+    leaves them), children first: an image with children cannot be removed."""
+    family = set(image_ids)
+    made: list[str] = []
+    for entry in sorted(engine.api.images(all=True), key=lambda entry: entry["Created"]):
+        if entry.get("ParentId") in family and entry["Id"] not in family:
+            family.add(entry["Id"])
+            made.append(entry["Id"])
+    for image in [*reversed(made), *image_ids]:
+        with contextlib.suppress(docker.errors.NotFound):
+            engine.api.remove_image(image, force=True)
+
+
 def run_cst(reference: str, spec: Path) -> Verdicts:
-    result = subprocess.run(
-        [cst_binary(), "test", "--image", reference, "--config", str(spec), "--output", "json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    """CST's verdicts. CST leaves the containers it creates for file and metadata tests; they are
+    removed here (the images it commits go with the test images: remove_with_descendants)."""
+    engine = docker.from_env()
+    containers = _cst_containers(engine, reference)
+    try:
+        result = subprocess.run(
+            [cst_binary(), "test", "--image", reference, "--config", str(spec), "--output", "json"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        for container in _cst_containers(engine, reference) - containers:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                engine.api.remove_container(container, force=True)
+        engine.close()
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:

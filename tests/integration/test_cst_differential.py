@@ -4,6 +4,7 @@ verdict must be the same. ROOTFS_CI_CST_SPECS=N runs N generated specs (default:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import uuid
@@ -13,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 import yaml
 
-from tests.cst_differential import Verdicts, disagreements, run_cst, run_ours
+from tests.cst_differential import Verdicts, disagreements, remove_with_descendants, run_cst, run_ours
 from tests.cst_images import import_image
 from tests.cst_specs import SEED, SPECS_DEFAULT, generate_spec
 from tests.helpers import Project, make_project
@@ -41,8 +43,11 @@ def images(
             import_image(engine, rootfs, kind, f"testrfs:{tag}")
         yield project, tags
     finally:
+        ids = set()
         for tag in tags.values():
-            engine.images.remove(f"testrfs:{tag}", force=True)
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                ids.add(engine.images.get(f"testrfs:{tag}").id)
+        remove_with_descendants(engine, ids)
 
 
 @pytest.fixture(scope="module")
