@@ -24,8 +24,7 @@ from rootfs_ci.jobs import Finished, Job, print_table, run_jobs
 from rootfs_ci.progress import Progress
 from rootfs_ci.records import RootfsRecord
 from rootfs_ci.rootfs.build import build_rootfs
-from rootfs_ci.smoke import run_smoke
-from rootfs_ci.smoke.runner import resolve_spec
+from rootfs_ci.smoke.runner import resolve_spec, run_smoke
 from rootfs_ci.tasks.boundary import boundary
 
 

@@ -21,7 +21,7 @@ __all__ = ["Location", "StrictModel", "dotted", "error_at", "load_yaml", "valida
 class StrictModel(BaseModel):
     """Base of every YAML-sourced model: unknown keys and loose types are errors; values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 _TYPE_WORDS = {

@@ -70,3 +70,12 @@ class Settings:
                 f"add it to {NAMESPACE}.images.<name>.platforms"
             )
         return arch
+
+    def local_reference(self, name: str, arch: str, tag: str | None = None) -> str:
+        """The engine's tag of NAME for ARCH: 'dev' -> 'NAME:dev' for the image's first platform,
+        'NAME:dev-aarch64' for the others (one local tag holds one platform); a full reference
+        ('apacheinit:v01', 'reg/x:1') is kept as given. TAG defaults to ``local_tag``."""
+        tag = tag or self.config.local_tag
+        if ":" in tag or "/" in tag:
+            return tag
+        return f"{name}:{tag}" if arch == self.config.images[name].platforms[0] else f"{name}:{tag}-{arch}"

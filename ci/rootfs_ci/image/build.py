@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import docker
 from docker.errors import DockerException
@@ -19,14 +18,6 @@ from rootfs_ci.image.oci import ImageSettings, WrittenImage, rfc3339, write_imag
 from rootfs_ci.progress import Progress
 from rootfs_ci.records import ImageRecord, Layer, RootfsRecord, read_record, stage_dir, write_record
 from rootfs_ci.version import CHANGELOG, project_version
-
-
-def local_reference(name: str, tag: str, arch: str, platforms: Sequence[str]) -> str:
-    """'dev' -> 'NAME:dev' for the image's first platform, 'NAME:dev-aarch64' for the others (one
-    local tag holds one platform); a full reference ('apacheinit:v01', 'reg/x:1') is kept as given."""
-    if ":" in tag or "/" in tag:
-        return tag
-    return f"{name}:{tag}" if arch == platforms[0] else f"{name}:{tag}-{arch}"
 
 
 def oci_labels(settings: Settings, description: str) -> dict[str, str]:
@@ -58,7 +49,7 @@ def build_image(
     caller has it (the pipeline just wrote it), else rootfs.json is read and the tar checked against it."""
     name, image = settings.image(name)
     arch = settings.arch(image, arch)
-    reference = local_reference(name, tag or settings.config.local_tag, arch, image.platforms)
+    reference = settings.local_reference(name, arch, tag)
     progress = Progress("image", f"{name}/{arch}")
     out_dir = stage_dir(settings.dist_dir, name, arch)
     build = built or built_rootfs(settings, name, arch)

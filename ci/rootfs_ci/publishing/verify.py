@@ -103,7 +103,7 @@ def check_published(repository: Repository, tag: str, arch: str, expected: str, 
 
 def run_pulled_smoke(settings: Settings, name: str, arch: str, reference: str) -> SmokeRecord:
     """The image's smoke spec against the pulled image, recorded apart from smoke.json."""
-    from rootfs_ci.smoke import run_smoke  # noqa: PLC0415 (the smoke stage loads the engine and its spec)
+    from rootfs_ci.smoke.runner import run_smoke  # noqa: PLC0415 (the smoke stage loads the engine and its spec)
 
     return run_smoke(settings, name, arch, reference, record_name=VERIFY_SMOKE_RECORD)
 

@@ -7,12 +7,15 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rootfs_ci.arch import architecture
 from rootfs_ci.archive import extract_tar
 from rootfs_ci.errors import BackendError
 from rootfs_ci.fsutil import resolve_in_root, scratch_dir
-from rootfs_ci.rootfs.debs import DebPackage
+
+if TYPE_CHECKING:  # debs brings the HTTP client; config validation imports this module's callers
+    from rootfs_ci.rootfs.debs import DebPackage
 
 
 @dataclass

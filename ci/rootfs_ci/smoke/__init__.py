@@ -1,5 +1,1 @@
-"""Smoke tests of images against their own CMD: specs, checks, reports."""
-
-from rootfs_ci.smoke.runner import run_smoke
-
-__all__ = ["run_smoke"]
+"""Smoke tests of images against their own CMD: specs, checks, reports (run_smoke: rootfs_ci.smoke.runner)."""

@@ -18,7 +18,6 @@ from rootfs_ci.config import NAMESPACE, Settings
 from rootfs_ci.engine import connect
 from rootfs_ci.errors import ConfigError, EngineError, SmokeFailure
 from rootfs_ci.github import write_summary
-from rootfs_ci.image.build import local_reference
 from rootfs_ci.progress import Progress
 from rootfs_ci.qemu import require_emulation
 from rootfs_ci.records import CheckResult, ImageRecord, SmokeRecord, read_record, stage_dir, write_record
@@ -145,7 +144,7 @@ def run_smoke(
     stream = stream or sys.stderr
     name, image_config = settings.image(image_name)
     arch = settings.arch(image_config, arch)
-    reference = local_reference(name, tag or settings.config.local_tag, arch, image_config.platforms)
+    reference = settings.local_reference(name, arch, tag)
     spec = load_spec(resolve_spec(settings, name, spec_file))
     progress = Progress("smoke", reference)
     require_emulation(arch)
@@ -196,15 +195,22 @@ def _container_checks(
             results.append(started)
             progress.step(f"container {'ready' if started.passed else 'NOT ready'} after {started.seconds:.2f}s")
             ready = started.passed
+        observing: plan.Started = []
+        executing: plan.Started = []
         if ready:
             observing = plan.start(pool, planned, plan.Wave.OBSERVE)
             plan.finish(observing)  # before anything runs in the container
             executing = plan.start(pool, planned, plan.Wave.EXECUTE)
-            results += plan.finish(own_containers, observing, executing)
+            plan.finish(executing)
+        stopped = None
         if target.container is not None:
             logs = runtime.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
-            if ready and spec.stop:
-                results.append(runtime.stop_check(spec.stop, target))
+            if ready and spec.stop:  # the checks in containers of their own may still run: they need not wait
+                stopped = runtime.stop_check(spec.stop, target)
+        if ready:
+            results += plan.finish(own_containers, observing, executing)
+        if stopped is not None:
+            results.append(stopped)
     return results, logs
 
 

@@ -33,7 +33,7 @@ def smoke(
     export_cst: str | None = None,
 ) -> None:
     """Run the image's own CMD as PID 1 and check it against its smoke spec."""
-    from rootfs_ci.smoke import run_smoke
+    from rootfs_ci.smoke.runner import run_smoke
 
     if export_cst:
         _export_cst(c, image, spec, Path(export_cst))
