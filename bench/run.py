@@ -363,7 +363,7 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)
-    speed.print_table(report["speed"], report["baselines"]["recipe: docker import + docker build"])
+    speed.print_table(report["speed"])
     print(f"\nwrote {args.output}")
 
 

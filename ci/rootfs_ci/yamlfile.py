@@ -10,6 +10,11 @@ import yaml
 from rootfs_ci.errors import ConfigError
 from rootfs_ci.fsutil import shown
 
+try:  # libyaml's parser: invoke.yaml is read on every invoke call
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # a PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
 
 def yaml_line(config_file: Path, location: tuple[str | int, ...]) -> int | None:
     """Line of the deepest node of ``location`` found in the YAML file (1-based)."""
@@ -51,7 +56,7 @@ def error_at(config_file: Path, location: tuple[str | int, ...], message: str) -
     return ConfigError(f"{where(config_file, location)}: {dotted(location)}: {message}")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(_SafeLoader):
     """YAML keeps the last of two equal keys without a word; a config must not."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

@@ -30,13 +30,13 @@ def test_waves_follow_what_each_check_does_to_the_container() -> None:
         key = f"{name} exec" if getattr(test, "exec", False) else name
         waves.setdefault(key, set()).add(check.wave)
     assert waves == {
-        "file_existence_check": {plan.Wave.OBSERVE},
-        "file_content_check": {plan.Wave.OBSERVE},
-        "pid1_check": {plan.Wave.OBSERVE},
-        "process_check": {plan.Wave.OBSERVE},
-        "http_check": {plan.Wave.OBSERVE},
-        "host_kernel_check": {plan.Wave.EXECUTE},
-        "log_check": {plan.Wave.EXECUTE},
+        "file_existence_check": {plan.Wave.INSPECT},
+        "file_content_check": {plan.Wave.INSPECT},
+        "pid1_check": {plan.Wave.PROCESS_TABLE},
+        "process_check": {plan.Wave.PROCESS_TABLE},
+        "http_check": {plan.Wave.INSPECT},
+        "host_kernel_check": {plan.Wave.INSPECT},
+        "log_check": {plan.Wave.LOGS},
         "command_check": {plan.Wave.OWN_CONTAINER},
         "interactive_check": {plan.Wave.OWN_CONTAINER},
     }
@@ -53,8 +53,8 @@ def test_positions_are_the_report_order() -> None:
 
 
 def test_exec_commands_and_licenses_have_their_waves() -> None:
-    """``exec: true`` runs in the CMD's container (EXECUTE); CST's own way gets its own container;
-    license checks only read files (OBSERVE)."""
+    """``exec: true`` runs in the CMD's container, after the process table was read (INSPECT); CST's
+    own way gets its own container; license checks only read files (INSPECT)."""
     spec = load_spec(SPEC)
     first, second = spec.commandTests[:2]
     spec = spec.model_copy(
@@ -68,5 +68,5 @@ def test_exec_commands_and_licenses_have_their_waves() -> None:
     for check in plan.plan(spec, target, client=None):
         name = function_and_test(check)[0]
         waves.setdefault(name, []).append(check.wave)
-    assert waves["command_check"] == [plan.Wave.EXECUTE, plan.Wave.OWN_CONTAINER]
-    assert waves["license_check"] == [plan.Wave.OBSERVE]
+    assert waves["command_check"] == [plan.Wave.INSPECT, plan.Wave.OWN_CONTAINER]
+    assert waves["license_check"] == [plan.Wave.INSPECT]

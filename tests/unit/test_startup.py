@@ -66,3 +66,23 @@ def test_building_the_namespace_pulls_in_no_heavy_module_but_yaml(tmp_path: Path
     assert "rootfs_ci.config.preflight" in result["after_namespace"]  # invoke.yaml was checked
     # Invoke's own YAML loader imports PyYAML's C extension anyway; the preflight check reuses it.
     assert heavy(result["after_namespace"], allowed=("yaml",)) == []
+
+
+SETTINGS_PROBE = """
+import json, sys
+from pathlib import Path
+from rootfs_ci.config import load_settings
+load_settings({"images": {"x": {"backend": "debian", "debian": {"packages": ["busybox"]}}}}, Path(sys.argv[1]), {})
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_loading_the_settings_pulls_in_no_engine_or_http_client(tmp_path: Path) -> None:
+    """Every stage loads the settings first; the stages that talk to no engine or registry (build with
+    cached packages, lock checks) must not pay for the clients' imports."""
+    done = subprocess.run(
+        [sys.executable, "-c", SETTINGS_PROBE, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert "rootfs_ci.config.models" in loaded  # the probe did validate a configuration
+    assert [name for name in loaded if name.split(".")[0] in ("docker", "requests", "urllib3", "elftools")] == []

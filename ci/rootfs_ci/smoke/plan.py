@@ -1,17 +1,18 @@
 """Which smoke checks may run at the same time, and running them so.
 
-Checks run on bounded worker threads, in three waves, and come back in spec order, each with its
-own time:
+Checks run on bounded worker threads, in waves, and come back in spec order, each with its own time:
 
-- ``OWN_CONTAINER``: checks that start a container of their own (commandTests as CST runs them, interactive)
-  touch nothing of the CMD's container; they start at once, while that container is getting ready.
-- ``OBSERVE``: checks that only look (files and licenses in a created container, the CMD's PID 1,
-  processes, HTTP); they
-  run before anything is executed in it, so the process table they read is the CMD's own.
-- ``EXECUTE``: checks that run a command in it (``exec: true`` commandTests, hostKernel) and the log checks, which
-  look for the lines the HTTP checks caused.
+- ``OWN_CONTAINER``: checks that start a container of their own (commandTests as CST runs them,
+  interactive) touch nothing of the CMD's container; they start at once, while that container is
+  getting ready.
+- ``PROCESS_TABLE``: ``pid1`` and ``processes`` read the CMD's process table; they run before
+  anything is executed in it, so the table they read is the CMD's own.
+- ``INSPECT``: everything else that looks at the CMD or its image, at once: files and licenses (in
+  a created container of the image), HTTP, and the commands run in the CMD's container (``exec:
+  true`` commandTests, hostKernel).
+- ``LOGS``: the log checks, which look for the lines the HTTP checks caused.
 
-``docker stop`` changes the container's state for good: the runner runs it alone, after all of these.
+``docker stop`` changes the container for good: the runner runs it alone, after all of these.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ WORKERS = 8  # checks at once: each is mostly waiting for the engine or the cont
 
 class Wave(enum.Enum):
     OWN_CONTAINER = "own container"
-    OBSERVE = "observe"
-    EXECUTE = "execute"
+    PROCESS_TABLE = "process table"
+    INSPECT = "inspect"
+    LOGS = "logs"
 
 
 @dataclass(frozen=True)
@@ -51,23 +53,23 @@ def plan(spec: Spec, target: checks.Target, client: Any) -> list[Planned]:
         planned.append(Planned(len(planned), wave, run))
 
     for existence in spec.fileExistenceTests:
-        add(Wave.OBSERVE, partial(checks.file_existence_check, existence, target))
+        add(Wave.INSPECT, partial(checks.file_existence_check, existence, target))
     for content in spec.fileContentTests:
-        add(Wave.OBSERVE, partial(checks.file_content_check, content, target))
+        add(Wave.INSPECT, partial(checks.file_content_check, content, target))
     if spec.pid1:
-        add(Wave.OBSERVE, partial(runtime.pid1_check, spec.pid1, target))
+        add(Wave.PROCESS_TABLE, partial(runtime.pid1_check, spec.pid1, target))
     if spec.hostKernel:
-        add(Wave.EXECUTE, partial(runtime.host_kernel_check, target))
+        add(Wave.INSPECT, partial(runtime.host_kernel_check, target))
     for process in spec.processes:
-        add(Wave.OBSERVE, partial(runtime.process_check, process, target))
+        add(Wave.PROCESS_TABLE, partial(runtime.process_check, process, target))
     for command in spec.commandTests:
-        add(Wave.EXECUTE if command.exec else Wave.OWN_CONTAINER, partial(commands.command_check, command, target))
+        add(Wave.INSPECT if command.exec else Wave.OWN_CONTAINER, partial(commands.command_check, command, target))
     for index, license_test in enumerate(spec.licenseTests):
-        add(Wave.OBSERVE, partial(licenses.license_check, license_test, index, target))
+        add(Wave.INSPECT, partial(licenses.license_check, license_test, index, target))
     for http in spec.http:
-        add(Wave.OBSERVE, partial(runtime.http_check, http, target))
+        add(Wave.INSPECT, partial(runtime.http_check, http, target))
     for log in spec.logs:
-        add(Wave.EXECUTE, partial(runtime.log_check, log, target))
+        add(Wave.LOGS, partial(runtime.log_check, log, target))
     for interactive in spec.interactive:
         add(Wave.OWN_CONTAINER, partial(runtime.interactive_check, interactive, target, client))
     return planned

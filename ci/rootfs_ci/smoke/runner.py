@@ -195,22 +195,16 @@ def _container_checks(
             results.append(started)
             progress.step(f"container {'ready' if started.passed else 'NOT ready'} after {started.seconds:.2f}s")
             ready = started.passed
-        observing: plan.Started = []
-        executing: plan.Started = []
         if ready:
-            observing = plan.start(pool, planned, plan.Wave.OBSERVE)
-            plan.finish(observing)  # before anything runs in the container
-            executing = plan.start(pool, planned, plan.Wave.EXECUTE)
-            plan.finish(executing)
-        stopped = None
+            waves = [own_containers]
+            for wave in (plan.Wave.PROCESS_TABLE, plan.Wave.INSPECT, plan.Wave.LOGS):
+                waves.append(plan.start(pool, planned, wave))
+                plan.finish(waves[-1])
+            results += plan.finish(*waves)
         if target.container is not None:
             logs = runtime.container_logs(target, time.monotonic() + checks.LOG_WAIT, LOG_TAIL).text()
-            if ready and spec.stop:  # the checks in containers of their own may still run: they need not wait
-                stopped = runtime.stop_check(spec.stop, target)
-        if ready:
-            results += plan.finish(own_containers, observing, executing)
-        if stopped is not None:
-            results.append(stopped)
+            if ready and spec.stop:
+                results.append(runtime.stop_check(spec.stop, target))
     return results, logs
 
 
