@@ -47,6 +47,7 @@ SMOKE_EXEC = "  same, read-only commands exec: true"
 PIPELINE, IMAGE = "warm invoke pipeline", "invoke image (CLI)"
 IMAGE_RATIO, ALL_RATIO = "invoke image (CLI) / recipe", "pipeline --all / the four runs alone"
 ALL, ALONE = "pipeline --all", "the four runs alone, summed"
+RECIPE_IMAGES = ("bench-speed-recipe:v01", "bench-speed-recipe-import:v01")
 BEFORE = {SMOKE: 3.4, PIPELINE: 6.0, LIST: 0.34, IMAGE_RATIO: 1.8}
 GOALS = {SMOKE: 1.5, PIPELINE: 3.0, LIST: 0.20, IMAGE_RATIO: 1.0, ALL_RATIO: 0.6}
 CORES = os.cpu_count() or 1
@@ -86,7 +87,12 @@ def cli(project: Path, *args: str, env: dict[str, str] | None = None) -> Run:
             env={**ENV, **(env or {})},
         )
         if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+            lines = result.stderr.strip().splitlines() or ["(no output)"]
+            # pipeline --all: the failed jobs' rows of its table say which check failed
+            last = " | ".join([line for line in lines if " FAILED " in line and " log " not in line] + lines[-1:])
+            for log in sorted((project / ".cache/rootfs-ci/logs/pipeline").glob("*.log")):
+                got = [line.strip() for line in log.read_text(errors="replace").splitlines() if "got:" in line]
+                last += "".join(f" | {log.stem}: {line}" for line in got)
             FAILED_RUNS.append(f"invoke {' '.join(args)}: exit {result.returncode}: {last}")
             print(f"[bench] warning: {FAILED_RUNS[-1]}", file=sys.stderr)
 
@@ -129,7 +135,10 @@ def recipe_image(rootfs: Path, work: Path) -> Run:
             )
         docker("build", "-q", "-t", "bench-speed-recipe:v01", str(context))
 
-    return measured(run)
+    try:
+        return measured(run)
+    finally:  # docker import makes a new image each time: none is left behind untagged
+        subprocess.run(["docker", "rmi", "-f", *RECIPE_IMAGES], capture_output=True, check=False)
 
 
 def spec_containers(image: str, spec: dict[str, Any]) -> Run:
@@ -270,8 +279,6 @@ def remove_images(tag: str) -> None:
     for image, arch in ALL_JOBS:
         suffix = "" if arch == "x86_64" else f"-{arch}"
         subprocess.run(["docker", "rmi", "-f", f"{image}:{tag}{suffix}"], capture_output=True, check=False)
-    for recipe in ("bench-speed-recipe:v01", "bench-speed-recipe-import:v01"):
-        subprocess.run(["docker", "rmi", "-f", recipe], capture_output=True, check=False)
 
 
 def measure(work: Path, runs: int, baseline: str | None = None) -> dict[str, Any]:

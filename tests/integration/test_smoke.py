@@ -223,3 +223,28 @@ def test_the_exported_cst_part_passes_under_cst_itself(
     verdicts = run_cst(f"{image}:{good_images}", exported)
     assert len(verdicts.by_test) >= 5
     assert all(verdicts.by_test.values()), verdicts.details
+
+
+def test_processes_checks_wait_for_the_table_to_match(
+    module_project: Project, good_images: str, engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    """A CMD's workers start (and drop root) after it is running: a processes check reads the table
+    again until it matches, up to its timeoutSeconds, and fails with the last table after that."""
+    reference = f"testrfs:{good_images}-late-worker"
+    (tmp_path / "Dockerfile").write_text(f'FROM testrfs:{good_images}\nCMD ["sh", "-c", "sleep 3; exec sleep 42"]\n')
+    engine.images.build(path=str(tmp_path), tag=reference, rm=True)
+    try:
+        for seconds, exit_code in ((15, 0), (0.5, 6)):
+            spec = tmp_path / f"late-{seconds}.yaml"
+            spec.write_text(
+                "schemaVersion: 2.0.0\nprocesses:\n  - name: the late worker runs\n"
+                f"    command: '^sleep 42$'\n    timeoutSeconds: {seconds}\n"
+            )
+            result = module_project.invoke("smoke", "--image", "testrfs", "--tag", reference, "--spec", str(spec))
+            assert result.returncode == exit_code, result.stderr
+            verdict = "PASS" if exit_code == 0 else "FAIL"
+            assert f"{verdict}  processes: the late worker runs" in result.stderr
+        assert "0 processes match" in result.stderr  # the failure shows the table it last read
+    finally:
+        engine.images.remove(reference, force=True)
+    assert our_containers(engine) == []

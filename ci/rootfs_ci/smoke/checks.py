@@ -3,13 +3,14 @@ fails, it never aborts the run. The checks on the running CMD are in rootfs_ci.s
 
 from __future__ import annotations
 
+import contextlib
 import io
 import posixpath
 import re
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,19 +170,50 @@ class FileProblem(Exception):
     """A path CST could not stat or read (missing, a directory to read, a symlink loop)."""
 
 
-def archive_entries(container: Container, path: str) -> list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]]:
+class _Chunks(io.RawIOBase):
+    """An HTTP body's chunks as a file, read only as far as its reader goes."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = chunk
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def tar_stream(chunks: Iterator[bytes]) -> tarfile.TarFile:
+    """A tar read front to back from ``chunks``, never further than its reader asks."""
+    return tarfile.open(fileobj=io.BufferedReader(_Chunks(chunks)), mode="r|")
+
+
+@contextlib.contextmanager
+def archive(container: Container, path: str) -> Iterator[tarfile.TarFile]:
+    """The engine's tar of ``path`` (CST reads files through it), as a stream: a check that has what
+    it needs stops, so a stat of /usr reads one header, not the whole directory."""
     try:
-        stream, _stat = container.get_archive(path)
+        chunks, _stat = container.get_archive(path)
     except NotFound:
         raise FileProblem(f"{path} does not exist") from None
     except APIError as exc:  # e.g. a path through a file: "not a directory"
         raise FileProblem(f"{path}: {exc.explanation or exc}") from None
-    entries: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]] = []
-    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-        for member in tar:
-            extracted = tar.extractfile(member) if member.isfile() else None
-            entries.append((member, extracted.read()) if extracted else member)
-    return entries
+    try:
+        with tar_stream(chunks) as tar:
+            yield tar
+    except tarfile.TarError as exc:
+        raise FileProblem(f"{path}: the engine's archive is unreadable ({exc})") from None
+    finally:
+        chunks.close()  # the rest is not read: the engine stops sending it
 
 
 def go_base(path: str) -> str:
@@ -197,12 +229,35 @@ def _named(member: tarfile.TarInfo, path: str) -> bool:
     return posixpath.normpath(name) == go_base(path)
 
 
-def stat_entry(container: Container, path: str) -> tarfile.TarInfo:
-    """CST's StatFile: the directory, file, hard link or symlink (not followed) at ``path``."""
-    for entry in archive_entries(container, path):
-        member = entry[0] if isinstance(entry, tuple) else entry
+def stat_member(tar: tarfile.TarFile, path: str) -> tarfile.TarInfo:
+    """CST's StatFile in the archive of ``path``: its directory, file, hard link or symlink (not
+    followed) entry, which comes first; nothing after it is read."""
+    for member in tar:
         if (member.isdir() or member.isfile() or member.islnk() or member.issym()) and _named(member, path):
             return member
+    raise FileProblem(f"{path} not found in the image")
+
+
+def stat_entry(container: Container, path: str) -> tarfile.TarInfo:
+    with archive(container, path) as tar:
+        return stat_member(tar, path)
+
+
+def read_member(tar: tarfile.TarFile, path: str) -> bytes | str:
+    """CST's ReadFile in the archive of ``path``: the file's content, or the target of the symlink
+    at ``path`` (a str) for the caller to read in turn."""
+    for member in tar:
+        if member.issym():
+            return member.linkname
+        if not _named(member, path):
+            continue
+        if member.isdir():
+            raise FileProblem(f"{path} is a directory, not a file")
+        if member.isfile():
+            extracted = tar.extractfile(member)
+            return extracted.read() if extracted else b""
+        if member.islnk():
+            raise FileProblem(f"{path} is a hard link to {member.linkname} in the engine's archive; read that path")
     raise FileProblem(f"{path} not found in the image")
 
 
@@ -210,15 +265,11 @@ def read_file(container: Container, path: str, depth: int = 0) -> bytes:
     """CST's ReadFile: the content at ``path``; a symlink is followed (its target read as written)."""
     if depth > SYMLINK_DEPTH:
         raise FileProblem(f"{path}: too many levels of symbolic links")
-    for entry in archive_entries(container, path):
-        member, content = entry if isinstance(entry, tuple) else (entry, b"")
-        if member.isdir() and _named(member, path):
-            raise FileProblem(f"{path} is a directory, not a file")
-        if member.issym():
-            return read_file(container, member.linkname, depth + 1)
-        if (member.isfile() or member.islnk()) and _named(member, path):
-            return content
-    raise FileProblem(f"{path} not found in the image")
+    with archive(container, path) as tar:
+        content = read_member(tar, path)
+    if isinstance(content, str):
+        return read_file(container, content, depth + 1)
+    return content
 
 
 def go_mode(member: tarfile.TarInfo) -> str:

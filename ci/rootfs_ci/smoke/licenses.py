@@ -7,7 +7,7 @@ from docker.models.containers import Container
 
 from rootfs_ci.records import CheckResult
 from rootfs_ci.smoke import spec as s
-from rootfs_ci.smoke.checks import FileProblem, Outcome, Target, archive_entries, read_file, timed
+from rootfs_ci.smoke.checks import FileProblem, Outcome, Target, archive, read_file, timed
 
 DEBIAN_DOCS = "/usr/share/doc"
 LICENSE_ALLOWED_PACKAGES = ("libgnutls30",)  # CST's whitelist
@@ -26,10 +26,10 @@ def _license_problem(container: Container, path: str) -> str | None:
 def _debian_packages(container: Container) -> list[str]:
     """CST's ReadDir of /usr/share/doc: the directories right under it (not symlinks to directories)."""
     packages = []
-    for entry in archive_entries(container, DEBIAN_DOCS):
-        member = entry[0] if isinstance(entry, tuple) else entry
-        if member.isdir() and len(member.name.rstrip("/").split("/")) == 2:
-            packages.append(member.name.rstrip("/").split("/")[1])
+    with archive(container, DEBIAN_DOCS) as tar:  # headers only: the files' contents are skipped
+        for member in tar:
+            if member.isdir() and len(member.name.rstrip("/").split("/")) == 2:
+                packages.append(member.name.rstrip("/").split("/")[1])
     return packages
 
 

@@ -76,32 +76,43 @@ def _passwd_uids(container: Container) -> dict[str, int]:
 
 
 def process_check(test: s.ProcessCheck, target: Target) -> CheckResult:
+    """The process table matches, or comes to match within timeoutSeconds (read again every 0.1 s)."""
+
     def check() -> Outcome:
-        container = target.running()
-        listed = processes(container)
-        parents = {p.pid: p.args for p in listed}
-        matches = [
-            p
-            for p in listed
-            if re.search(test.command, p.args)
-            and (test.parentCommand is None or re.search(test.parentCommand, parents.get(p.ppid, "")))
-        ]
-        problems = []
-        if len(matches) < test.minCount or (test.maxCount is not None and len(matches) > test.maxCount):
-            problems.append(f"{len(matches)} processes match")
-        if test.user is not None:
-            uid = _passwd_uids(container).get(test.user)
-            wrong = [p for p in matches if p.uid != uid]
-            if uid is None or wrong:
-                problems.append(f"not all run as {test.user} (uid {uid}): {[(p.uid, p.args) for p in wrong]}")
-        if test.notRoot and any(p.uid == 0 for p in matches):
-            problems.append(f"runs as root: {[p.args for p in matches if p.uid == 0]}")
-        maximum = "" if test.maxCount is None else f"..{test.maxCount}"
-        expected = f"{test.minCount}{maximum} processes /{test.command}/" + (f" as {test.user}" if test.user else "")
-        got = "; ".join(problems) or f"{len(matches)}: " + ", ".join(f"uid {p.uid} {p.args}" for p in matches)
-        return not problems, expected, got
+        deadline = time.monotonic() + test.timeoutSeconds
+        while True:
+            outcome = _match_processes(test, target)
+            if outcome[0] or time.monotonic() > deadline:
+                return outcome
+            time.sleep(0.1)
 
     return timed("processes", test.name, check)
+
+
+def _match_processes(test: s.ProcessCheck, target: Target) -> Outcome:
+    container = target.running()
+    listed = processes(container)
+    parents = {p.pid: p.args for p in listed}
+    matches = [
+        p
+        for p in listed
+        if re.search(test.command, p.args)
+        and (test.parentCommand is None or re.search(test.parentCommand, parents.get(p.ppid, "")))
+    ]
+    problems = []
+    if len(matches) < test.minCount or (test.maxCount is not None and len(matches) > test.maxCount):
+        problems.append(f"{len(matches)} processes match")
+    if test.user is not None:
+        uid = _passwd_uids(container).get(test.user)
+        wrong = [p for p in matches if p.uid != uid]
+        if uid is None or wrong:
+            problems.append(f"not all run as {test.user} (uid {uid}): {[(p.uid, p.args) for p in wrong]}")
+    if test.notRoot and any(p.uid == 0 for p in matches):
+        problems.append(f"runs as root: {[p.args for p in matches if p.uid == 0]}")
+    maximum = "" if test.maxCount is None else f"..{test.maxCount}"
+    expected = f"{test.minCount}{maximum} processes /{test.command}/" + (f" as {test.user}" if test.user else "")
+    got = "; ".join(problems) or f"{len(matches)}: " + ", ".join(f"uid {p.uid} {p.args}" for p in matches)
+    return not problems, expected, got
 
 
 def host_kernel_check(target: Target) -> CheckResult:

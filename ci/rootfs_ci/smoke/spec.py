@@ -192,6 +192,12 @@ class ProcessCheck(StrictModel):
     maxCount: int | None = None
     user: str | None = Field(None, description="every match runs as this user (name from the image's /etc/passwd)")
     notRoot: bool = Field(False, description="no match runs as uid 0")
+    timeoutSeconds: float = Field(
+        5.0,
+        gt=0,
+        description="seconds the process table may take to match: a CMD's workers start, and drop root, "
+        "after it first answers",
+    )
 
 
 class Pid1Check(StrictModel):
