@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,24 +69,34 @@ def remove_with_descendants(engine: docker.DockerClient, image_ids: set[str]) ->
             engine.api.remove_image(image, force=True)
 
 
-def run_cst(reference: str, spec: Path) -> Verdicts:
-    """CST's verdicts. CST leaves the containers it creates for file and metadata tests; they are
-    removed here (the images it commits go with the test images: remove_with_descendants)."""
+@contextlib.contextmanager
+def cst_containers_removed(references: Iterable[str]) -> Iterator[None]:
+    """Remove, at the end, the containers CST made from these images (it leaves those of its file and
+    metadata tests). Only once every CST run in the block is over: CST labels nothing, so a run cannot
+    tell its containers from another's on the same image, and removing them early breaks that run."""
+    references = list(references)  # read twice: before and after
     engine = docker.from_env()
-    containers = _cst_containers(engine, reference)
+    before = {container for reference in references for container in _cst_containers(engine, reference)}
     try:
-        result = subprocess.run(
-            [cst_binary(), "test", "--image", reference, "--config", str(spec), "--output", "json"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        yield
     finally:
-        for container in _cst_containers(engine, reference) - containers:
+        after = {container for reference in references for container in _cst_containers(engine, reference)}
+        for container in after - before:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 engine.api.remove_container(container, force=True)
         engine.close()
+
+
+def run_cst(reference: str, spec: Path) -> Verdicts:
+    """CST's verdicts; run it inside ``cst_containers_removed`` (the images it commits go with the
+    test images: remove_with_descendants)."""
+    result = subprocess.run(
+        [cst_binary(), "test", "--image", reference, "--config", str(spec), "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:

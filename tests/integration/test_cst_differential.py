@@ -18,7 +18,14 @@ import docker.errors
 import pytest
 import yaml
 
-from tests.cst_differential import Verdicts, disagreements, remove_with_descendants, run_cst, run_ours
+from tests.cst_differential import (
+    Verdicts,
+    cst_containers_removed,
+    disagreements,
+    remove_with_descendants,
+    run_cst,
+    run_ours,
+)
 from tests.cst_images import import_image
 from tests.cst_specs import SEED, SPECS_DEFAULT, generate_spec
 from tests.helpers import Project, make_project
@@ -62,7 +69,7 @@ def outcomes(images: tuple[Project, dict[str, str]], tmp_path_factory: pytest.Te
         spec = folder / f"generated-{index}.yaml"
         spec.write_text(yaml.safe_dump(generate_spec(rng, index), sort_keys=False))
         runs[f"generated-{index}"] = (tags["ab"[index % 2]], spec)
-    with ThreadPoolExecutor(2) as pool:
+    with cst_containers_removed(f"testrfs:{tag}" for tag in tags.values()), ThreadPoolExecutor(2) as pool:
         theirs = {name: pool.submit(run_cst, f"testrfs:{tag}", spec) for name, (tag, spec) in runs.items()}
         ours = {name: run_ours(project, tag, spec) for name, (tag, spec) in runs.items()}
         return {name: Outcome(theirs[name].result(), ours[name]) for name in runs}
