@@ -215,32 +215,11 @@ def baselines(client: docker.DockerClient, project: Project, work: Path, runs: i
     context = work / "context"
     context.mkdir()
     shutil.copy2(rootfs, context / "rootfs.tar")
-    (context / "Dockerfile.recipe").write_text("FROM bench-recipe-import:v01\nCMD /bin/start.sh\n")
     (context / "Dockerfile.scratch").write_text('FROM scratch\nADD rootfs.tar /\nCMD ["/bin/start.sh"]\n')
     (context / "recipe-start.sh").write_text(RECIPE_START)
     (context / "Dockerfile.recipe-start").write_text(
         "FROM bench-image:ours\nCOPY recipe-start.sh /bin/start.sh\nRUN chmod 755 /bin/start.sh\n"
     )
-
-    def recipe() -> None:
-        with rootfs.open("rb") as data:
-            subprocess.run(
-                ["docker", "import", "-", "bench-recipe-import:v01"], stdin=data, capture_output=True, check=True
-            )
-        subprocess.run(
-            ["docker", "build", "-q", "-f", "Dockerfile.recipe", "-t", "bench-recipe:v01", "."],
-            cwd=context,
-            capture_output=True,
-            check=True,
-        )
-
-    def timed_then_removed(action: Callable[[], object]) -> float:
-        """docker import makes a new image each time: the last one is removed, so none is left untagged."""
-        seconds = timed(action)
-        for image in ("bench-recipe:v01", "bench-recipe-import:v01"):
-            with contextlib.suppress(docker.errors.ImageNotFound):
-                client.images.remove(image, force=True)
-        return seconds
 
     def scratch() -> None:
         subprocess.run(
@@ -253,7 +232,7 @@ def baselines(client: docker.DockerClient, project: Project, work: Path, runs: i
     figures = {
         "ours: invoke image (CLI, layer cached)": median([project.run("image", "--tag", "ours") for _ in range(runs)]),
         **in_process_image(project, runs),
-        "recipe: docker import + docker build": median([timed_then_removed(recipe) for _ in range(runs)]),
+        "recipe: docker import + docker build": median([speed.recipe_image(rootfs, work).wall for _ in range(runs)]),
         "docker build FROM scratch + ADD rootfs.tar": median([timed(scratch) for _ in range(runs)]),
     }
     client.images.get("apacheinit:ours").tag("bench-image", "ours")
@@ -273,8 +252,6 @@ def baselines(client: docker.DockerClient, project: Project, work: Path, runs: i
             container.remove(force=True)
     figures["recipe start.sh: docker stop (s)"] = median(recipe_stop)
     for image in (
-        "bench-recipe:v01",
-        "bench-recipe-import:v01",
         "bench-scratch:v01",
         "bench-recipe-start:v01",
         "bench-image:ours",

@@ -27,7 +27,6 @@ import sys
 import tarfile
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.stop_latency import wait_for_200  # noqa: E402
 from tests.helpers import copy_project  # noqa: E402
 
 ALL_JOBS = (("apacheinit", "x86_64"), ("apacheinit", "aarch64"), ("testrfs", "x86_64"), ("testrfs", "aarch64"))
@@ -156,7 +156,7 @@ def spec_containers(image: str, spec: dict[str, Any]) -> Run:
             with ThreadPoolExecutor(max_workers=len(commands) + 1) as pool:
                 others = [pool.submit(docker, "run", "--rm", "--entrypoint", "", image, *argv) for argv in commands]
                 ttys = [pool.submit(docker, "run", "-d", "-t", image) for _ in spec.get("interactive", [])]
-                _wait_for_http(docker("port", started[0], "80/tcp").splitlines()[0])
+                wait_for_200(f"http://{docker('port', started[0], '80/tcp').splitlines()[0]}/", image, timeout=30)
                 docker("stop", started[0])
                 for other in others:
                     other.result()
@@ -165,18 +165,6 @@ def spec_containers(image: str, spec: dict[str, Any]) -> Run:
             docker("rm", "-f", *started)
 
     return measured(run)
-
-
-def _wait_for_http(address: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{address}/", timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 READ_ONLY = ("apachectl", "find", "date")  # commands that change nothing: the same verdict in the CMD's container

@@ -7,8 +7,10 @@ import re
 import select
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -75,16 +77,21 @@ def _passwd_uids(container: Container) -> dict[str, int]:
     return uids
 
 
+def _until_passed(attempt: Callable[[], Outcome], deadline: float) -> Outcome:
+    """``attempt`` again every 0.1 s until it passes or ``deadline`` is past; its last outcome (what
+    the container shows settles after it is ready: its workers, the engine's copy of its logs)."""
+    while True:
+        outcome = attempt()
+        if outcome[0] or time.monotonic() > deadline:
+            return outcome
+        time.sleep(0.1)
+
+
 def process_check(test: s.ProcessCheck, target: Target) -> CheckResult:
-    """The process table matches, or comes to match within timeoutSeconds (read again every 0.1 s)."""
+    """The process table matches, or comes to match within timeoutSeconds."""
 
     def check() -> Outcome:
-        deadline = time.monotonic() + test.timeoutSeconds
-        while True:
-            outcome = _match_processes(test, target)
-            if outcome[0] or time.monotonic() > deadline:
-                return outcome
-            time.sleep(0.1)
+        return _until_passed(partial(_match_processes, test, target), time.monotonic() + test.timeoutSeconds)
 
     return timed("processes", test.name, check)
 
@@ -152,14 +159,15 @@ def container_logs(target: Target, deadline: float, tail: int | None = None) -> 
 def log_check(test: s.LogCheck, target: Target) -> CheckResult:
     def check() -> Outcome:
         deadline = time.monotonic() + test.timeoutSeconds  # logs are written asynchronously by the engine
-        while True:
+
+        def attempt() -> Outcome:
             logs = container_logs(target, deadline + LOG_WAIT)
             missing = matches_all(test.expected, logs.text())
-            if not missing or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        searched = f" in the last {logs.limit} of {logs.total} bytes" if logs.overflowed else ""
-        return not missing, f"logs match {list(test.expected)}", f"missing {missing}{searched}" if missing else "found"
+            searched = f" in the last {logs.limit} of {logs.total} bytes" if logs.overflowed else ""
+            expected = f"logs match {list(test.expected)}"
+            return not missing, expected, f"missing {missing}{searched}" if missing else "found"
+
+        return _until_passed(attempt, deadline)
 
     return timed("logs", test.name, check)
 
