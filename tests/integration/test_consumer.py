@@ -66,13 +66,17 @@ def _checkout_as_a_commit(destination: Path) -> Path:
 def consumer(tmp_path_factory: pytest.TempPathFactory) -> Consumer:
     work = tmp_path_factory.mktemp("consumer-env")
     source = _checkout_as_a_commit(work / "source")
+    # the build backend is among the dev tools (no isolated build env); the venv gets no pip of its
+    # own (ensurepip takes seconds): this one installs into it
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(work / "wheels"), str(source)], check=True)
+    wheel_command = ["wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "wheels"), str(source)]
+    subprocess.run([*pip, *wheel_command], check=True)
     (wheel,) = (work / "wheels").glob("rootfs_ci-*.whl")
-    subprocess.run([sys.executable, "-m", "venv", str(work / "venv")], check=True)
-    venv_pip = [str(work / "venv" / "bin" / "pip"), "--disable-pip-version-check", "-q"]
-    subprocess.run([*venv_pip, "install", f"{wheel}[lint]", "invocations"], check=True)
-    return Consumer(work / "venv")
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    install = ["--python", str(venv / "bin" / "python"), "install", f"{wheel}[lint]", "invocations"]
+    subprocess.run([*pip, *install], check=True)
+    return Consumer(venv)
 
 
 @pytest.fixture
