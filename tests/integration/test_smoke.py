@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import time
 import uuid
@@ -13,6 +14,7 @@ import docker
 import pytest
 
 from rootfs_ci import labels
+from rootfs_ci.smoke.runtime import engine_time, stop_signal_time
 from tests.cst_differential import cst_containers_removed, run_cst
 from tests.helpers import Project, engine_state, make_project
 
@@ -250,6 +252,50 @@ def test_processes_checks_wait_for_the_table_to_match(
             verdict = "PASS" if exit_code == 0 else "FAIL"
             assert f"{verdict}  processes: the late worker runs" in result.stderr
         assert "0 processes match" in result.stderr  # the failure shows the table it last read
+    finally:
+        engine.images.remove(reference, force=True)
+    assert our_containers(engine) == []
+
+
+def test_stop_is_timed_from_the_engines_stop_signal(
+    module_project: Project, good_images: str, engine: docker.DockerClient, tmp_path: Path
+) -> None:
+    """The stop check counts from the engine's kill event to the exit it records (one clock, the
+    engine's), as docker stop's own timeout does: a CMD that takes 1.5 s to honour TERM passes a 3 s
+    limit and fails a 1 s one; a container that exits by itself has no stop signal to count from."""
+    reference = f"testrfs:{good_images}-slow-stop"
+    slow = "trap 'sleep 1.5; exit 0' TERM; while :; do sleep 0.1; done"
+    (tmp_path / "Dockerfile").write_text(f'FROM testrfs:{good_images}\nCMD ["sh", "-c", "{slow}"]\n')
+    engine.images.build(path=str(tmp_path), tag=reference, rm=True)
+    try:
+        container = engine.containers.run(reference, detach=True)
+        try:
+            requested = time.time()
+            container.stop(timeout=10)
+            container.reload()
+            state = container.attrs["State"]
+            signalled = stop_signal_time(container, state)
+            assert signalled is not None
+            assert requested - 0.05 <= signalled <= engine_time(state["FinishedAt"]) - 1.5
+        finally:
+            container.remove(force=True)
+        exited = engine.containers.run(reference, command=["true"], detach=True)
+        try:
+            exited.wait(timeout=30)
+            exited.reload()
+            assert stop_signal_time(exited, exited.attrs["State"]) is None
+        finally:
+            exited.remove(force=True)
+        for seconds, exit_code in ((3, 0), (1, 6)):
+            spec = tmp_path / f"stop-{seconds}.yaml"
+            spec.write_text(f"schemaVersion: 2.0.0\nstop:\n  maxSeconds: {seconds}\n  exitCode: 0\n")
+            result = module_project.invoke("smoke", "--image", "testrfs", "--tag", reference, "--spec", str(spec))
+            assert result.returncode == exit_code, result.stderr
+            record = json.loads((module_project.path / "dist" / "testrfs" / "x86_64" / "smoke.json").read_text())
+            (stop,) = [check for check in record["checks"] if check["section"] == "stop"]
+            assert stop["passed"] is (exit_code == 0)
+            got = r"exited 1\.\d\ds after the stop signal \(docker stop took \d+\.\d\ds\), exit 0"
+            assert re.fullmatch(got, stop["got"]), stop["got"]
     finally:
         engine.images.remove(reference, force=True)
     assert our_containers(engine) == []
